@@ -1,0 +1,109 @@
+"""actorbus: typed actors on a pub/sub bus with an ordered, de-duplicating event log.
+
+The public API is this namespace and `actorbus.testing`; everything in ``_``-modules
+is private.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from ._actor import Actor as Actor
+from ._actor import Context as Context
+from ._backoff import backoff_delay as backoff_delay
+from ._bus import ActorRef as ActorRef
+from ._bus import ActorStatistics as ActorStatistics
+from ._bus import Bus as Bus
+from ._bus import BusStatistics as BusStatistics
+from ._errors import ActorbusError as ActorbusError
+from ._errors import ActorDefinitionError as ActorDefinitionError
+from ._errors import AskFailed as AskFailed
+from ._errors import AskTimeout as AskTimeout
+from ._errors import BusClosed as BusClosed
+from ._errors import DuplicateActor as DuplicateActor
+from ._errors import InvalidTopic as InvalidTopic
+from ._errors import LogTruncated as LogTruncated
+from ._errors import MailboxFull as MailboxFull
+from ._errors import NoReplyExpected as NoReplyExpected
+from ._errors import NoSubscriber as NoSubscriber
+from ._errors import UnknownActor as UnknownActor
+from ._ids import new_id as new_id
+from ._log import DedupWindow as DedupWindow
+from ._log import EventLog as EventLog
+from ._log import MemoryLog as MemoryLog
+from ._mailbox import DEFAULT_MAILBOX_SIZE as DEFAULT_MAILBOX_SIZE
+from ._mailbox import Overflow as Overflow
+from ._message import DeadLetter as DeadLetter
+from ._message import Envelope as Envelope
+from ._message import EnvelopeInfo as EnvelopeInfo
+from ._message import Message as Message
+from ._message import Receipt as Receipt
+from ._message import Register as Register
+from ._message import Request as Request
+from ._message import Response as Response
+from ._message import StateUpdate as StateUpdate
+from ._message import TaskDelegation as TaskDelegation
+from ._message import message_tag as message_tag
+from ._topic import TopicIndex as TopicIndex
+from ._topic import topic_matches as topic_matches
+from ._topic import validate_pattern as validate_pattern
+from ._topic import validate_topic as validate_topic
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAILBOX_SIZE",
+    "Actor",
+    "ActorDefinitionError",
+    "ActorRef",
+    "ActorStatistics",
+    "ActorbusError",
+    "AskFailed",
+    "AskTimeout",
+    "Bus",
+    "BusClosed",
+    "BusStatistics",
+    "Context",
+    "DeadLetter",
+    "DedupWindow",
+    "DuplicateActor",
+    "Envelope",
+    "EnvelopeInfo",
+    "EventLog",
+    "InvalidTopic",
+    "LogTruncated",
+    "MailboxFull",
+    "MemoryLog",
+    "Message",
+    "NoReplyExpected",
+    "NoSubscriber",
+    "Overflow",
+    "Receipt",
+    "Register",
+    "Request",
+    "Response",
+    "StateUpdate",
+    "TaskDelegation",
+    "TopicIndex",
+    "UnknownActor",
+    "backoff_delay",
+    "message_tag",
+    "new_id",
+    "topic_matches",
+    "validate_pattern",
+    "validate_topic",
+]
+
+
+def _fix_module_names() -> None:
+    # Show public names as actorbus.X in reprs, tracebacks and docs.
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) or callable(obj):
+            with contextlib.suppress(AttributeError, TypeError):
+                obj.__module__ = __name__
+
+
+_fix_module_names()
+logging.getLogger("actorbus").addHandler(logging.NullHandler())

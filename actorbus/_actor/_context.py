@@ -1,0 +1,111 @@
+"""`Context`: what a handler can see and do while it handles a message.
+
+A handler gets the current envelope and the means to act on the bus: publish,
+reply, ask. Everything published through the context is stamped with the actor as
+sender, the current message as its cause, and the current conversation's
+correlation id, so a run can be traced back message by message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import final
+
+from .._errors import NoReplyExpected
+from .._message import Envelope, Message, Receipt
+from ._runtime import Runtime
+
+__all__ = ["Context"]
+
+
+@final
+class Context:
+    """The handler's view of the bus and the message being handled.
+
+    A context is valid while its handler runs: do not keep it for later. With
+    ``concurrency = 1`` the actor reuses one context object for every message.
+
+    Attributes:
+        actor: the name of the actor handling the message.
+        logger: a logger named ``actorbus.actor.<name>``.
+
+    Version added: 0.1
+    """
+
+    __slots__ = ("_env", "_runtime", "actor", "logger")
+
+    def __init__(self, runtime: Runtime, actor: str, logger: logging.Logger) -> None:
+        self._runtime = runtime
+        self._env: Envelope | None = None
+        self.actor = actor
+        self.logger = logger
+
+    def __repr__(self) -> str:
+        return f"Context(actor={self.actor!r}, envelope={self._env!r})"
+
+    @property
+    def envelope(self) -> Envelope:
+        """The envelope of the message being handled.
+
+        Raises:
+            RuntimeError: no message is being handled (``on_start``/``on_stop``).
+        """
+        env = self._env
+        if env is None:
+            raise RuntimeError(
+                f"actor {self.actor!r} is not handling a message here; ctx.envelope "
+                "exists only inside handlers"
+            )
+        return env
+
+    @property
+    def message(self) -> Message:
+        """The message being handled."""
+        return self.envelope.message
+
+    @property
+    def seq(self) -> int:
+        """The seq of the message being handled."""
+        return self.envelope.seq
+
+    @property
+    def topic(self) -> str:
+        """The topic of the message being handled."""
+        return self.envelope.topic
+
+    async def publish(self, topic: str, msg: Message, *, key: str | None = None) -> Receipt:
+        """Publish ``msg`` on ``topic`` as this actor; see `Bus.publish`."""
+        env = self._env
+        if env is None:
+            return await self._runtime.publish_from(topic, msg, key, self.actor, None, None)
+        return await self._runtime.publish_from(
+            topic, msg, key, self.actor, env.correlation_id or env.id, env.id
+        )
+
+    async def reply(self, msg: Message) -> Receipt:
+        """Answer the `ask` that sent the current message.
+
+        Returning a Message from the handler does the same. The first reply to
+        arrive answers the ask; later ones are ignored.
+
+        Raises:
+            NoReplyExpected: the current message was published, not asked.
+        """
+        env = self.envelope
+        if env.reply_to is None:
+            raise NoReplyExpected(env.topic)
+        return await self._runtime.publish_from(
+            env.reply_to, msg, None, self.actor, env.correlation_id or env.id, env.id
+        )
+
+    async def ask(self, topic: str, msg: Message, timeout: float = 30.0) -> Message:
+        """Publish ``msg`` on ``topic`` and wait for the reply; see `Bus.ask`."""
+        env = self._env
+        return await self._runtime.ask_from(
+            topic,
+            msg,
+            timeout,
+            self.actor,
+            None if env is None else env.correlation_id or env.id,
+            None if env is None else env.id,
+        )

@@ -1,0 +1,53 @@
+"""The seam between actors and the bus that runs them.
+
+Actors sit below the bus in the layering, so they reach it only through this
+protocol, which the bus implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from .._message import Message, Receipt
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+
+__all__ = ["Runtime"]
+
+
+class Runtime(Protocol):
+    """What a running actor needs from its bus."""
+
+    async def publish_from(
+        self,
+        topic: str,
+        msg: Message,
+        key: str | None,
+        sender: str,
+        correlation_id: str | None,
+        causation: str | None,
+        reply_to: str | None = None,
+    ) -> Receipt:
+        """Publish on behalf of actor ``sender``."""
+        ...
+
+    async def ask_from(
+        self,
+        topic: str,
+        msg: Message,
+        timeout: float,
+        sender: str,
+        correlation_id: str | None,
+        causation: str | None,
+    ) -> Message:
+        """Ask on behalf of actor ``sender``."""
+        ...
+
+    def cell_idle(self, cell: Cell) -> None:
+        """Called when ``cell`` has emptied its mailbox and its drain task ends."""
+        ...
+
+    checkpoint: Callable[[], Awaitable[None]]
+    """Let other tasks run, and deliver a pending cancellation."""

@@ -1,0 +1,243 @@
+"""The exceptions actorbus raises, all under one base, `ActorbusError`.
+
+Each subclass is built from structured fields (the topic, the actor, the size and
+the limit) and composes a message that says what went wrong and what to do about
+it. Where a builtin exception fits, the class inherits it too, so callers who
+already catch `ValueError` or `TimeoutError` keep working.
+
+The tree::
+
+    ActorbusError
+    +-- InvalidTopic (ValueError)          a topic or pattern is malformed
+    +-- ActorDefinitionError (TypeError)   an Actor subclass is declared wrongly
+    +-- DuplicateActor (ValueError)        an actor name is already taken on this bus
+    +-- UnknownActor (LookupError)         no actor has that name on this bus
+    +-- MailboxFull                        a `reject` mailbox refused a message
+    +-- NoSubscriber (LookupError)         `ask` found nobody subscribed to the topic
+    +-- AskTimeout (TimeoutError)          `ask` got no reply in time
+    +-- AskFailed                          the handler of an `ask` failed for good
+    +-- NoReplyExpected                    `reply` on a message that was not an ask
+    +-- LogTruncated (LookupError)         a log no longer holds the records asked for
+    +-- BusClosed                          you closed the bus (or have not opened it)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActorDefinitionError",
+    "ActorbusError",
+    "AskFailed",
+    "AskTimeout",
+    "BusClosed",
+    "DuplicateActor",
+    "InvalidTopic",
+    "LogTruncated",
+    "MailboxFull",
+    "NoReplyExpected",
+    "NoSubscriber",
+    "UnknownActor",
+]
+
+
+class ActorbusError(Exception):
+    """Base class of every error actorbus raises on purpose.
+
+    Version added: 0.1
+    """
+
+
+class InvalidTopic(ActorbusError, ValueError):
+    """A topic or subscription pattern is malformed.
+
+    Attributes:
+        topic: the offending text, as given.
+        reason: why it was refused.
+    """
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(
+            f"invalid topic {topic!r}: {reason}. Topics are dot-separated tokens of "
+            "printable, non-space characters, such as 'tasks.research'; subscription "
+            "patterns may use '*' for one token and a final '>' for the rest."
+        )
+
+
+class ActorDefinitionError(ActorbusError, TypeError):
+    """An `Actor` subclass is declared in a way actorbus cannot use.
+
+    Raised when the class is defined (bad class attributes) or first spawned (bad
+    handlers), never later while messages flow.
+
+    Attributes:
+        actor: the qualified name of the actor class.
+        problem: what is wrong and how to fix it.
+    """
+
+    def __init__(self, actor: str, problem: str) -> None:
+        self.actor = actor
+        self.problem = problem
+        super().__init__(f"actor class {actor}: {problem}")
+
+
+class DuplicateActor(ActorbusError, ValueError):
+    """An actor with this name already runs on the bus.
+
+    Attributes:
+        name: the name that is taken.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"an actor named {name!r} already runs on this bus; pick another name, or "
+            f"stop the running one first with `await bus.stop({name!r})`"
+        )
+
+
+class UnknownActor(ActorbusError, LookupError):
+    """No actor with this name runs on the bus.
+
+    Attributes:
+        name: the name that was looked up.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"no actor named {name!r} runs on this bus; `bus.actors()` lists the running ones"
+        )
+
+
+class MailboxFull(ActorbusError):
+    """A mailbox with the `reject` overflow policy is full, so the message was refused.
+
+    Nothing was appended to the log: the publish had no effect and may be retried.
+
+    Attributes:
+        actor: the actor whose mailbox is full.
+        size: the mailbox's capacity.
+        topic: the topic of the refused message.
+    """
+
+    def __init__(self, actor: str, size: int, topic: str) -> None:
+        self.actor = actor
+        self.size = size
+        self.topic = topic
+        super().__init__(
+            f"mailbox of actor {actor!r} is full ({size} messages) and its overflow "
+            f"policy is 'reject', so the message to {topic!r} was not published; "
+            "retry later, give the actor a larger `mailbox_size`, or use "
+            "overflow='block' for backpressure"
+        )
+
+
+class NoSubscriber(ActorbusError, LookupError):
+    """`ask` was called on a topic no actor subscribes to, so no reply could come.
+
+    Attributes:
+        topic: the topic asked.
+    """
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(
+            f"no actor subscribes to {topic!r}, so nobody could answer this ask; "
+            "spawn an actor whose `subscribe` matches it first"
+        )
+
+
+class AskTimeout(ActorbusError, TimeoutError):
+    """No reply to an `ask` arrived within its timeout.
+
+    The request itself was published and may still be handled later.
+
+    Attributes:
+        topic: the topic asked.
+        timeout: the timeout, in seconds.
+    """
+
+    def __init__(self, topic: str, timeout: float) -> None:
+        self.topic = topic
+        self.timeout = timeout
+        super().__init__(
+            f"no reply to the ask on {topic!r} within {timeout:g} s; the handler "
+            "may be slow, blocked, or may return None instead of a Message (a "
+            "handler answers an ask by returning a Message or calling ctx.reply)"
+        )
+
+
+class AskFailed(ActorbusError):
+    """The handler of an `ask` raised on every attempt, so the request was dead-lettered.
+
+    Attributes:
+        topic: the topic asked.
+        actor: the actor whose handler failed.
+        error_type: the qualified name of the exception the handler raised.
+        error: the text of that exception.
+        attempts: how many times the handler ran.
+    """
+
+    def __init__(self, topic: str, actor: str, error_type: str, error: str, attempts: int) -> None:
+        self.topic = topic
+        self.actor = actor
+        self.error_type = error_type
+        self.error = error
+        self.attempts = attempts
+        super().__init__(
+            f"actor {actor!r} failed to answer the ask on {topic!r} after {attempts} "
+            f"attempt(s): {error_type}: {error}; the request is in its dead letters "
+            f"(topic '_dead.{actor}')"
+        )
+
+
+class NoReplyExpected(ActorbusError):
+    """`ctx.reply` was called while handling a message that was not sent with `ask`.
+
+    Attributes:
+        topic: the topic of the message being handled.
+    """
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(
+            f"the message on {topic!r} was published, not asked, so nobody waits for "
+            "a reply; publish the answer to a topic instead"
+        )
+
+
+class LogTruncated(ActorbusError, LookupError):
+    """A log no longer holds the records asked for: they fell out of its retention.
+
+    Attributes:
+        from_seq: the first seq asked for.
+        first_seq: the oldest seq the log still holds.
+    """
+
+    def __init__(self, from_seq: int, first_seq: int) -> None:
+        self.from_seq = from_seq
+        self.first_seq = first_seq
+        super().__init__(
+            f"records from seq {from_seq} are no longer retained (the oldest is "
+            f"{first_seq}); read from {first_seq}, or keep more with a larger "
+            "retention (MemoryLog(retain=...)) or a durable log"
+        )
+
+
+class BusClosed(ActorbusError):
+    """The bus is not open: it was never entered, or it has been (or is being) closed.
+
+    This is about your program's use of the bus, not a failure of the bus.
+
+    Attributes:
+        state: the bus state at the time, such as 'new', 'closing' or 'closed'.
+    """
+
+    def __init__(self, state: str, action: str) -> None:
+        self.state = state
+        super().__init__(
+            f"cannot {action}: the bus is {state}. Use the bus inside "
+            "`async with Bus(...) as bus:`; a closed bus cannot be reopened, make a "
+            "new one"
+        )

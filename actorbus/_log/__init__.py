@@ -1,0 +1,14 @@
+"""Event logs: where every accepted message gets its seq, and duplicates stop.
+
+`EventLog` is the protocol the bus needs; `MemoryLog` is the in-process default.
+Durable backends live beside them.
+"""
+
+from __future__ import annotations
+
+from ._dedup import DedupWindow as DedupWindow
+from ._memory import MemoryLog as MemoryLog
+from ._protocol import EventLog as EventLog
+from ._protocol import SyncAppend as SyncAppend
+
+__all__ = ["DedupWindow", "EventLog", "MemoryLog", "SyncAppend"]

@@ -1,0 +1,82 @@
+"""The `EventLog` protocol: what the bus needs from a log, whatever stores it.
+
+A log gives each appended envelope the next seq (1, 2, 3, ... with no gaps), drops
+an envelope whose id it has seen within its dedup window (answering with the
+original seq), returns records from a seq on, and keeps a cursor per consumer: the
+last seq that consumer finished handling.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .._message import Envelope, Receipt
+
+__all__ = ["EventLog", "SyncAppend"]
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """A sequence-numbered, de-duplicating log of envelopes.
+
+    Implementations: `MemoryLog`; durable ones follow the same contract, checked by
+    the conformance suite in `actorbus.testing`.
+
+    Version added: 0.1
+    """
+
+    async def open(self) -> None:
+        """Make the log ready for use; the bus calls it on entry."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the log's resources; the bus calls it on exit."""
+        ...
+
+    async def append(self, env: Envelope) -> Receipt:
+        """Give ``env`` the next seq and store it, unless its id is a duplicate.
+
+        Sets ``env.seq`` when the envelope is appended. An envelope whose id is
+        empty gets a new unique id from the log (set on ``env.id``). A duplicate (an id seen
+        within the dedup window) is not stored; the receipt carries the original
+        seq and ``duplicate=True``.
+        """
+        ...
+
+    async def read(self, from_seq: int, limit: int = 1000) -> list[Envelope]:
+        """Return up to ``limit`` records with seq >= ``from_seq``, in seq order.
+
+        Raises:
+            LogTruncated: records from ``from_seq`` are no longer held.
+        """
+        ...
+
+    async def cursor(self, consumer: str) -> int:
+        """Return the last seq ``consumer`` committed, or 0 if none."""
+        ...
+
+    async def commit_cursor(self, consumer: str, seq: int) -> None:
+        """Record that ``consumer`` has handled everything up to ``seq``."""
+        ...
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest record (0 for an empty log)."""
+        ...
+
+
+@runtime_checkable
+class SyncAppend(Protocol):
+    """A log that can append without waiting, such as `MemoryLog`.
+
+    The bus uses these methods, when a log has them, to publish without a
+    suspension point per message.
+    """
+
+    def append_nowait(self, env: Envelope) -> Receipt:
+        """`EventLog.append`, done at once."""
+        ...
+
+    def commit_cursor_nowait(self, consumer: str, seq: int) -> None:
+        """`EventLog.commit_cursor`, done at once."""
+        ...
