@@ -49,8 +49,7 @@ from ._topic import TopicIndex as TopicIndex
 from ._topic import topic_matches as topic_matches
 from ._topic import validate_pattern as validate_pattern
 from ._topic import validate_topic as validate_topic
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "DEFAULT_MAILBOX_SIZE",

@@ -12,8 +12,6 @@ subscriptions that actually match, not on how many unrelated subscriptions exist
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import lru_cache
 from typing import Generic, TypeVar
 
 from ._errors import InvalidTopic
@@ -43,7 +41,6 @@ def _check_tokens(text: str, what: str) -> list[str]:
     return tokens
 
 
-@lru_cache(maxsize=4096)
 def validate_topic(topic: str) -> str:
     """Check that ``topic`` can be published to, and return it.
 
@@ -59,7 +56,6 @@ def validate_topic(topic: str) -> str:
     return topic
 
 
-@lru_cache(maxsize=4096)
 def validate_pattern(pattern: str) -> str:
     """Check that ``pattern`` is a valid subscription pattern, and return it.
 
@@ -92,15 +88,20 @@ def topic_matches(pattern: str, topic: str) -> bool:
 
 
 class _Node(Generic[V]):
-    """One token position of the trie; subscribers are counted per pattern."""
+    """One token position of the trie.
+
+    Containers are made only when needed (most nodes are leaves with one
+    subscriber). ``here`` and ``rest`` hold a value once per subscription, so a
+    value subscribed twice to the same pattern is held twice.
+    """
 
     __slots__ = ("children", "here", "rest", "star")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Node[V]] = {}
+        self.children: dict[str, _Node[V]] | None = None
         self.star: _Node[V] | None = None
-        self.here: dict[V, int] = {}  # patterns ending at this node
-        self.rest: dict[V, int] = {}  # patterns ending in '>' after this node
+        self.here: tuple[V, ...] | None = None  # patterns ending at this node
+        self.rest: tuple[V, ...] | None = None  # patterns ending in '>' after this node
 
     def empty(self) -> bool:
         return not (self.children or self.star or self.here or self.rest)
@@ -110,15 +111,15 @@ class TopicIndex(Generic[V]):
     """Subscribers by pattern, found by topic.
 
     A value may be added under many patterns (and the same pattern more than once:
-    each `add` needs its `remove`); `match` returns each matching value once, in the
-    order the values were first added.
+    each `add` needs its `remove`); `match` returns each matching value once, in an
+    order fixed by the subscriptions (not by the order of adds).
     """
 
-    __slots__ = ("_order", "_root")
+    __slots__ = ("_root", "_size")
 
     def __init__(self) -> None:
         self._root: _Node[V] = _Node()
-        self._order: dict[V, int] = {}  # value -> number of live subscriptions
+        self._size = 0
 
     def add(self, pattern: str, value: V) -> None:
         """Subscribe ``value`` to ``pattern``.
@@ -132,11 +133,11 @@ class TopicIndex(Generic[V]):
             node = self._child(node, token)
         last = tokens[-1]
         if last == ">":
-            node.rest[value] = node.rest.get(value, 0) + 1
+            node.rest = (*(node.rest or ()), value)
         else:
             leaf = self._child(node, last)
-            leaf.here[value] = leaf.here.get(value, 0) + 1
-        self._order[value] = self._order.get(value, 0) + 1
+            leaf.here = (*(leaf.here or ()), value)
+        self._size += 1
 
     def remove(self, pattern: str, value: V) -> None:
         """Undo one `add` of ``value`` under ``pattern``.
@@ -148,16 +149,16 @@ class TopicIndex(Generic[V]):
         path: list[tuple[_Node[V], str]] = []
         node = self._root
         for token in tokens[:-1] if tokens[-1] == ">" else tokens:
-            child = node.star if token == "*" else node.children.get(token)
+            child = node.star if token == "*" else (node.children or {}).get(token)
             if child is None:
                 raise KeyError((pattern, value))
             path.append((node, token))
             node = child
-        counts = node.rest if tokens[-1] == ">" else node.here
-        if value not in counts:
-            raise KeyError((pattern, value))
-        self._decrement(counts, value)
-        self._decrement(self._order, value)
+        if tokens[-1] == ">":
+            node.rest = _without(node.rest, value, pattern)
+        else:
+            node.here = _without(node.here, value, pattern)
+        self._size -= 1
         self._prune(path)
 
     def match(self, topic: str) -> tuple[V, ...]:
@@ -167,34 +168,28 @@ class TopicIndex(Generic[V]):
         """
         found: dict[V, None] = {}
         self._collect(self._root, topic.split("."), 0, found)
-        if len(found) < 2:
-            return tuple(found)
-        rank = self._order_rank()
-        return tuple(sorted(found, key=rank.__getitem__))
+        return tuple(found)
 
     def __len__(self) -> int:
-        """The number of distinct subscribed values."""
-        return len(self._order)
-
-    def __iter__(self) -> Iterator[V]:
-        return iter(self._order)
+        """The number of subscriptions (adds not yet removed)."""
+        return self._size
 
     def _collect(self, node: _Node[V], tokens: list[str], i: int, found: dict[V, None]) -> None:
         while True:
             if node.rest and i < len(tokens):
                 found.update(dict.fromkeys(node.rest))
             if i == len(tokens):
-                found.update(dict.fromkeys(node.here))
+                if node.here:
+                    found.update(dict.fromkeys(node.here))
                 return
             if node.star is not None:
                 self._collect(node.star, tokens, i + 1, found)
+            if node.children is None:
+                return
             child = node.children.get(tokens[i])
             if child is None:
                 return
             node, i = child, i + 1
-
-    def _order_rank(self) -> dict[V, int]:
-        return {value: n for n, value in enumerate(self._order)}
 
     @staticmethod
     def _child(node: _Node[V], token: str) -> _Node[V]:
@@ -202,25 +197,30 @@ class TopicIndex(Generic[V]):
             if node.star is None:
                 node.star = _Node()
             return node.star
+        if node.children is None:
+            node.children = {}
         child = node.children.get(token)
         if child is None:
             child = node.children[token] = _Node()
         return child
 
     @staticmethod
-    def _decrement(counts: dict[V, int], value: V) -> None:
-        if counts[value] == 1:
-            del counts[value]
-        else:
-            counts[value] -= 1
-
-    @staticmethod
     def _prune(path: list[tuple[_Node[V], str]]) -> None:
         for parent, token in reversed(path):
-            child = parent.star if token == "*" else parent.children[token]
+            child = parent.star if token == "*" else (parent.children or {}).get(token)
             if child is None or not child.empty():
                 return
             if token == "*":
                 parent.star = None
-            else:
+            elif parent.children is not None:
                 del parent.children[token]
+                if not parent.children:
+                    parent.children = None
+
+
+def _without(values: tuple[V, ...] | None, value: V, pattern: str) -> tuple[V, ...] | None:
+    if not values or value not in values:
+        raise KeyError((pattern, value))
+    rest = list(values)
+    rest.remove(value)
+    return tuple(rest) or None

@@ -41,7 +41,8 @@ class Actor:
 
     Class attributes:
         subscribe: topic patterns this actor receives (``*`` is one token, a final
-            ``>`` the rest).
+            ``>`` the rest); ``{name}`` stands for the actor's name, so each
+            instance can have a topic of its own (``"agents.{name}"``).
         concurrency: how many messages it may handle at once. With 1 (the default)
             messages are handled one at a time in seq order; with N they are
             started in seq order, up to N at a time.
@@ -111,7 +112,7 @@ def _check_class_attributes(cls: type[Actor]) -> None:
             f"`subscribe` must be a tuple of patterns, such as ('tasks.*',), not {subscribe!r}",
         )
     for pattern in subscribe:
-        validate_pattern(pattern)
+        validate_pattern(pattern.replace("{name}", "name") if isinstance(pattern, str) else pattern)
     _check_int(cls, "concurrency", 1)
     _check_int(cls, "max_retries", 0)
     _check_int(cls, "mailbox_size", 1)

@@ -17,6 +17,8 @@ from ._runtime import Runtime
 
 __all__ = ["Context"]
 
+_actor_log = logging.getLogger("actorbus.actor")
+
 
 @final
 class Context:
@@ -27,18 +29,21 @@ class Context:
 
     Attributes:
         actor: the name of the actor handling the message.
-        logger: a logger named ``actorbus.actor.<name>``.
 
     Version added: 0.1
     """
 
-    __slots__ = ("_env", "_runtime", "actor", "logger")
+    __slots__ = ("_env", "_runtime", "actor")
 
-    def __init__(self, runtime: Runtime, actor: str, logger: logging.Logger) -> None:
+    def __init__(self, runtime: Runtime, actor: str) -> None:
         self._runtime = runtime
         self._env: Envelope | None = None
         self.actor = actor
-        self.logger = logger
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger for the actor: ``actorbus.actor``, with the actor's name in ``extra``."""
+        return logging.LoggerAdapter(_actor_log, {"actor": self.actor})
 
     def __repr__(self) -> str:
         return f"Context(actor={self.actor!r}, envelope={self._env!r})"

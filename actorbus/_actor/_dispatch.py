@@ -10,43 +10,59 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from collections.abc import Awaitable, Callable
 from typing import Any, Union, final
 
 from .._errors import ActorDefinitionError
 from .._message import Message
 from ._actor import Actor
 
-__all__ = ["HandlerTable", "handler_table"]
+__all__ = ["Handler", "HandlerTable", "handler_table"]
 
 _HOOKS = frozenset({"on_start", "on_stop"})
+
+
+Handler = Callable[[Any, Message, Any], Awaitable[object]]
+"""A handler as found on the class: called as ``handler(actor, msg, ctx)``."""
 
 
 @final
 class HandlerTable:
     """The handlers of one actor class, by the message type they accept.
 
+    Shared by every instance of the class, so an actor costs no per-instance table.
+
     Attributes:
         by_type: method name for each declared message type.
+        functions: the handler function for each concrete message type seen so
+            far (None: no handler); read it directly on hot paths, and call
+            `function_for` on a miss.
     """
 
-    __slots__ = ("_cache", "by_type")
+    __slots__ = ("_cls", "by_type", "functions")
 
-    def __init__(self, by_type: dict[type[Message], str]) -> None:
+    def __init__(self, cls: type[Actor], by_type: dict[type[Message], str]) -> None:
+        self._cls = cls
         self.by_type = by_type
-        self._cache: dict[type[Message], str | None] = {}
+        self.functions: dict[type[Message], Handler | None] = {}
 
     def method_for(self, msg_type: type[Message]) -> str | None:
         """Return the method that handles ``msg_type``: its own handler, else its nearest base's."""
-        try:
-            return self._cache[msg_type]
-        except KeyError:
-            pass
-        found = None
         for base in msg_type.__mro__:
             found = self.by_type.get(base)
             if found is not None:
-                break
-        self._cache[msg_type] = found
+                return found
+        return None
+
+    def function_for(self, msg_type: type[Message]) -> Handler | None:
+        """Return the handler function for ``msg_type`` (None if none), caching it."""
+        try:
+            return self.functions[msg_type]
+        except KeyError:
+            pass
+        method = self.method_for(msg_type)
+        found: Handler | None = None if method is None else getattr(self._cls, method)
+        self.functions[msg_type] = found
         return found
 
 
@@ -61,7 +77,7 @@ def handler_table(cls: type[Actor]) -> HandlerTable:
     table = cls.__dict__.get("_actorbus_handlers")
     if isinstance(table, HandlerTable):
         return table
-    table = HandlerTable(_discover(cls))
+    table = HandlerTable(cls, _discover(cls))
     cls._actorbus_handlers = table  # type: ignore[attr-defined]
     return table
 

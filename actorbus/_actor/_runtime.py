@@ -45,6 +45,10 @@ class Runtime(Protocol):
         """Ask on behalf of actor ``sender``."""
         ...
 
+    def start_drain(self, cell: Cell) -> None:
+        """Start a task that runs ``cell.run()`` (the cell's mailbox has work)."""
+        ...
+
     def cell_idle(self, cell: Cell) -> None:
         """Called when ``cell`` has emptied its mailbox and its drain task ends."""
         ...

@@ -13,9 +13,9 @@ import enum
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, final
+from typing import Any, Self, TypeVar, final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -28,7 +28,6 @@ from .._errors import (
     BusClosed,
     DuplicateActor,
     InvalidTopic,
-    MailboxFull,
     NoSubscriber,
     UnknownActor,
 )
@@ -37,10 +36,13 @@ from .._log import EventLog, MemoryLog, SyncAppend
 from .._message import DeadLetter, Envelope, Message, Receipt
 from .._topic import validate_topic
 from ._asks import ReplyInbox
-from ._router import Router, Target
-from ._stats import ActorStatistics, BusStatistics
+from ._delivery import check_room, deliver, may_block, wait_all
+from ._ref import ActorRef, actor_statistics
+from ._router import GuardedRoute, Router
+from ._stamp import patterns_for, stamp, valid_key
+from ._stats import BusStatistics
 
-__all__ = ["ActorRef", "Bus"]
+__all__ = ["Bus"]
 
 A = TypeVar("A", bound=Actor)
 
@@ -54,30 +56,6 @@ class _State(enum.Enum):
     CLOSING = "closing"  # outside publishes refused; actors finish their work
     STOPPING = "stopping"  # handlers are done; on_stop hooks run
     CLOSED = "closed"
-
-
-@final
-class ActorRef(Generic[A]):
-    """A handle on a spawned actor.
-
-    Attributes:
-        name: the actor's name on its bus.
-        actor: the actor object itself.
-    """
-
-    __slots__ = ("_cell", "actor", "name")
-
-    def __init__(self, cell: Cell, actor: A) -> None:
-        self._cell = cell
-        self.actor = actor
-        self.name = cell.name
-
-    def __repr__(self) -> str:
-        return f"ActorRef(name={self.name!r}, actor={type(self.actor).__qualname__})"
-
-    def statistics(self) -> ActorStatistics:
-        """Return a snapshot of this actor's counters."""
-        return _actor_statistics(self._cell)
 
 
 @final
@@ -200,7 +178,13 @@ class Bus:
 
     # -- actors ---------------------------------------------------------------------
 
-    async def spawn(self, actor: type[A] | A, *args: Any, name: str | None = None) -> ActorRef[A]:
+    async def spawn(
+        self,
+        actor: type[A] | A,
+        *args: Any,
+        name: str | None = None,
+        subscribe: Sequence[str] | None = None,
+    ) -> ActorRef[A]:
         """Start an actor: ``actor`` is an Actor class (built with ``*args``) or instance.
 
         Runs its ``on_start`` in this task, then subscribes it, so it receives
@@ -210,6 +194,9 @@ class Bus:
             actor: an `Actor` subclass, or an instance of one not yet spawned.
             *args: arguments for the class.
             name: a unique name on this bus; by default the class name with a number.
+            subscribe: patterns for this actor instead of its class's ``subscribe``
+                (in either, ``{name}`` stands for the actor's name, so each
+                instance can have a topic of its own: ``"agents.{name}"``).
 
         Returns:
             A handle on the running actor.
@@ -223,18 +210,18 @@ class Bus:
         self._require("spawn an actor")
         instance: A = self._instantiate(actor, args)
         name = self._pick_name(instance, name)
-        cell = Cell(instance, name, self, self._start_drain)
+        patterns = patterns_for(type(instance), name, subscribe)
+        cell = Cell(instance, name, self, patterns)
         self._cells[name] = cell
         instance._actorbus_name = name
         try:
-            await instance.on_start(cell.ctx)
+            await instance.on_start(cell.context())
         except BaseException:
             del self._cells[name]
             instance._actorbus_name = None
             raise
-        for pattern in type(instance).subscribe:
-            self._router.add(pattern, cell.mailbox)
-        cell.subscribed = True
+        for pattern in patterns:
+            self._router.add(pattern, cell)
         return ActorRef(cell, instance)
 
     @staticmethod
@@ -299,7 +286,7 @@ class Bus:
         """
         cell = self._cell(name)
         self._unsubscribe(cell)
-        discarded = cell.mailbox.clear()
+        discarded = cell.clear()
         if cell.scope is not None:
             cell.scope.cancel()
         del self._cells[name]
@@ -318,15 +305,13 @@ class Bus:
             raise UnknownActor(name) from None
 
     def _unsubscribe(self, cell: Cell) -> None:
-        if cell.subscribed:
-            cell.subscribed = False
-            for pattern in type(cell.actor).subscribe:
-                self._router.remove(pattern, cell.mailbox)
+        patterns, cell.patterns = cell.patterns, ()
+        for pattern in patterns:
+            self._router.remove(pattern, cell)
 
     async def _run_on_stop(self, cell: Cell, *, raise_errors: bool) -> None:
-        cell.ctx._env = None
         try:
-            await cell.actor.on_stop(cell.ctx)
+            await cell.actor.on_stop(cell.context())
         except Exception:
             if raise_errors:
                 raise
@@ -334,7 +319,8 @@ class Bus:
 
     # -- drain tasks ------------------------------------------------------------------
 
-    def _start_drain(self, cell: Cell) -> None:
+    def start_drain(self, cell: Cell) -> None:
+        """Start ``cell``'s drain task (called by the cell when its mailbox gets work)."""
         tg = self._tg
         if tg is None or self._state is _State.STOPPING or self._state is _State.CLOSED:
             cell.busy = False
@@ -407,7 +393,7 @@ class Bus:
             return await self._publish_async(topic, msg, key, None, correlation_id, None, None)
         receipt, waits = self._send(topic, msg, key, None, correlation_id, None, None)
         if waits is not None:
-            await _wait_all(waits)
+            await wait_all(waits)
         return receipt
 
     async def publish_from(
@@ -429,7 +415,7 @@ class Bus:
             )
         receipt, waits = self._send(topic, msg, key, sender, correlation_id, reply_to, causation)
         if waits is not None:
-            await _wait_all(waits)
+            await wait_all(waits)
         return receipt
 
     def _send(
@@ -444,12 +430,13 @@ class Bus:
     ) -> tuple[Receipt, list[anyio.Event] | None]:
         # Route, stamp, append and deliver without suspending (a SyncAppend log).
         # The hot path of every publish: _stamp and _deliver are written out here.
-        route = self._route_cache.get(topic)
-        targets, rejecting = route if route is not None else self._router.route(topic)
-        if rejecting:
-            _check_room(rejecting, topic)
-        if not isinstance(msg, _MESSAGE) or (key is not None and not _valid_key(key)):
-            _stamp(topic, msg, key, sender, correlation_id, reply_to, causation)  # raises
+        targets = self._route_cache.get(topic)
+        if targets is None:
+            targets = self._router.route(topic)
+        if targets.__class__ is GuardedRoute:
+            check_room(targets, topic)
+        if not isinstance(msg, _MESSAGE) or (key is not None and not valid_key(key)):
+            stamp(topic, msg, key, sender, correlation_id, reply_to, causation)  # raises
         env = Envelope(
             key or "", topic, msg, time.time(), sender, correlation_id, reply_to, causation
         )
@@ -478,18 +465,18 @@ class Bus:
         # The same steps for a log whose append suspends. Delivery order across
         # concurrent publishers is then the order appends complete in; a durable
         # log must complete them in seq order.
-        targets, rejecting = self._router.route(topic)
-        if rejecting:
-            _check_room(rejecting, topic)
-        env = _stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
+        targets = self._router.route(topic)
+        if targets.__class__ is GuardedRoute:
+            check_room(targets, topic)
+        env = stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
         receipt = await self._log.append(env)
         if receipt.duplicate:
             self._duplicates += 1
             return receipt
         self._published += 1
-        waits = _deliver(env, targets)
+        waits = deliver(env, targets)
         if waits is not None:
-            await _wait_all(waits)
+            await wait_all(waits)
         return receipt
 
     # -- asking -----------------------------------------------------------------------
@@ -537,7 +524,7 @@ class Bus:
         correlation_id: str | None,
         causation: str | None,
     ) -> Message:
-        targets = self._router.route(topic)[0]
+        targets = self._router.route(topic)
         if not targets:
             raise NoSubscriber(topic)
         primitives = self._primitives
@@ -546,7 +533,7 @@ class Bus:
         pending = self._inbox.pending
         request_id = ""
         try:
-            if self._sync_log is not None and not _may_block(targets):
+            if self._sync_log is not None and not may_block(targets):
                 # Nothing can run between this append and the wait below, so the
                 # waiter is registered under the log's id before any reply exists.
                 receipt, _ = self._send(
@@ -588,82 +575,9 @@ class Bus:
             published=self._published,
             duplicates=self._duplicates,
             pending_asks=len(self._inbox.pending),
-            actors={name: _actor_statistics(cell) for name, cell in self._cells.items()},
+            actors={name: actor_statistics(cell) for name, cell in self._cells.items()},
         )
 
 
 def _no_waiter() -> Waiter[Any]:
     raise BusClosed("new", "ask")
-
-
-def _stamp(
-    topic: str,
-    msg: Message,
-    key: str | None,
-    sender: str | None,
-    correlation_id: str | None,
-    reply_to: str | None,
-    causation: str | None,
-) -> Envelope:
-    if not _valid_message(msg):
-        raise TypeError(
-            f"can only publish actorbus.Message instances, not {type(msg).__qualname__}; "
-            "subclass actorbus.Message for your message types"
-        )
-    if key is not None and not _valid_key(key):
-        raise TypeError(f"key must be a non-empty str, not {key!r}")
-    # An empty id asks the log for one.
-    return Envelope(key or "", topic, msg, time.time(), sender, correlation_id, reply_to, causation)
-
-
-def _valid_message(msg: object) -> bool:
-    return isinstance(msg, Message)
-
-
-def _valid_key(key: object) -> bool:
-    return type(key) is str and bool(key)
-
-
-def _deliver(env: Envelope, targets: tuple[Target, ...]) -> list[anyio.Event] | None:
-    waits = None
-    for target in targets:
-        event = target.offer(env)
-        if event is not None:
-            if waits is None:
-                waits = [event]
-            else:
-                waits.append(event)
-    return waits
-
-
-async def _wait_all(events: list[anyio.Event]) -> None:
-    for event in events:
-        await event.wait()
-
-
-def _may_block(targets: tuple[Target, ...]) -> bool:
-    for target in targets:  # noqa: SIM110  (a loop beats any() over a generator here)
-        if target.policy == "block" and len(target) >= target.size:
-            return True
-    return False
-
-
-def _check_room(rejecting: tuple[Target, ...], topic: str) -> None:
-    for target in rejecting:
-        if target.refuses():
-            raise MailboxFull(target.owner, target.size, topic)
-
-
-def _actor_statistics(cell: Cell) -> ActorStatistics:
-    return ActorStatistics(
-        name=cell.name,
-        mailbox_depth=len(cell.mailbox),
-        mailbox_size=cell.mailbox.size,
-        handled=cell.handled,
-        failed=cell.failed,
-        retried=cell.retried,
-        dead_lettered=cell.dead_lettered,
-        dropped=cell.mailbox.dropped,
-        cursor=cell.cursor,
-        busy=cell.busy,
-    )

@@ -16,9 +16,9 @@ from .._mailbox import Overflow
 from .._message import Envelope
 from .._topic import TopicIndex, validate_topic
 
-__all__ = ["Route", "Router", "Target"]
+__all__ = ["GuardedRoute", "Route", "Router", "Target"]
 
-_MAX_CACHED_ROUTES = 10_000
+_MAX_CACHED_ROUTES = 4096
 
 
 class Target(Protocol):
@@ -41,8 +41,18 @@ class Target(Protocol):
         ...
 
 
-Route = tuple[tuple[Target, ...], tuple[Target, ...]]
-"""The targets of a topic, and those among them whose policy is ``reject``."""
+Route = tuple[Target, ...]
+"""The targets of a topic."""
+
+
+class GuardedRoute(tuple[Target, ...]):
+    """A route with at least one ``reject`` target: check for room before appending.
+
+    Plain routes are plain tuples, so the hot path tells the two apart with one
+    type check and a cached route costs no more than its tuple.
+    """
+
+    __slots__ = ()
 
 
 @final
@@ -79,7 +89,8 @@ class Router:
 
     def _resolve(self, topic: str) -> Route:
         targets = self._index.match(validate_topic(topic))
-        route = (targets, tuple(t for t in targets if t.policy == "reject"))
+        guarded = any(t.policy == "reject" for t in targets)
+        route = GuardedRoute(targets) if guarded else targets
         if len(self.cache) >= _MAX_CACHED_ROUTES:
             self.cache.clear()
         self.cache[topic] = route

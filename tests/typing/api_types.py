@@ -1,0 +1,46 @@
+"""Static typing of the public API, checked by mypy (not run by pytest).
+
+Lines with `assert_type` must hold; lines marked `# type: ignore[...]` must be
+errors (mypy's warn_unused_ignores, part of --strict, fails if one stops being one).
+"""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+import actorbus as ab
+
+
+class Ping(ab.Message):
+    n: int
+
+
+class Pinger(ab.Actor):
+    subscribe = ("ping",)
+
+    async def on_ping(self, msg: Ping, ctx: ab.Context) -> Ping | None:
+        assert_type(ctx.envelope, ab.Envelope)
+        assert_type(await ctx.publish("pong", msg), ab.Receipt)
+        return msg
+
+
+async def uses_the_bus() -> None:
+    async with ab.Bus(log=ab.MemoryLog(retain=10)) as bus:
+        assert_type(bus, ab.Bus)
+        ref = await bus.spawn(Pinger, name="p")
+        assert_type(ref, ab.ActorRef[Pinger])
+        assert_type(ref.actor, Pinger)
+        assert_type(await bus.publish("ping", Ping(n=1), key="k"), ab.Receipt)
+        assert_type(await bus.ask("ping", Ping(n=1), 1.0), ab.Message)
+        assert_type(bus.statistics(), ab.BusStatistics)
+        assert_type(bus.kill("p"), int)
+
+        await bus.publish("ping", "not a message")  # type: ignore[arg-type]
+        await bus.publish("ping", Ping(n=1), key=3)  # type: ignore[arg-type]
+
+
+def messages_are_frozen_and_keyword_only() -> None:
+    ping = Ping(n=1)
+    ping.n = 2  # type: ignore[misc]
+    Ping(1)  # type: ignore[call-arg]
+    Ping(n="one")  # type: ignore[arg-type]
