@@ -1,14 +1,20 @@
 """Message ids: unique across processes, sortable by creation time, cheap to make.
 
-An id is 31 characters (`ID_LENGTH`): the creation time in milliseconds (11 hex digits, good
-until the year 2527), a random per-process node (7 hex digits, drawn again after
-``fork``), and a per-process counter (13 decimal digits: it starts at 10**12, so it
-keeps its width, and the ids their sort order, for 9 * 10**12 ids). Ids made in one
-process sort in creation order; ids from different processes sort by millisecond,
-then by node.
+An id is 31 characters (`ID_LENGTH`): the creation time in milliseconds (11 hex
+digits, good until the year 2527), a node (7 hex digits) and a 13-digit decimal
+counter. Two kinds of id share that shape, with disjoint counter ranges so they
+can never be equal:
 
-The time prefix is only rebuilt when the millisecond changes, so making an id is
-one clock read and one small concatenation.
+* `new_id`: the node is drawn at random per process (again after ``fork``) and the
+  counter runs from 10**12 up (below 2 * 10**12). Ids made in one process sort in
+  creation order; ids from different processes by millisecond, then by node.
+* log-generated ids (`id_prefix` + seq): a log takes a prefix of its own (its
+  creation time and a node unique among the logs of this process) and appends its
+  seq plus `SEQ_OFFSET` (2 * 10**12), so its ids sort in seq order and cost no
+  random draw per message.
+
+The time prefix of `new_id` is only rebuilt when the millisecond changes, so making
+an id is one clock read and one small concatenation.
 """
 
 from __future__ import annotations
@@ -18,25 +24,29 @@ import os
 import secrets
 import time
 
-__all__ = ["ID_LENGTH", "SEQ_OFFSET", "id_prefix", "new_id"]
+__all__ = ["ID_LENGTH", "SEQ_OFFSET", "id_prefix", "is_log_id", "new_id"]
 
 _COUNTER_START = 10**12
-SEQ_OFFSET = _COUNTER_START
-"""Added to a seq to make the fixed-width counter of a log-generated id."""
+SEQ_OFFSET = 2 * 10**12
+"""Added to a seq to make the counter of a log-generated id (above any `new_id` counter)."""
 ID_LENGTH = 31
 """The length of every generated id."""
+_PREFIX_LENGTH = 18
+_NODES = 1 << 28
 
-_node = ""
+_node = 0
 _prefix = ""
 _next_ms = 0.0  # time.time() at which the current millisecond ends
 _counter = itertools.count(_COUNTER_START)
+_logs = itertools.count(1)
 
 
 def _reseed() -> None:
-    global _node, _next_ms, _counter
-    _node = f"{secrets.randbits(28):07x}"  # a forked child must not share the parent's node
+    global _node, _next_ms, _counter, _logs
+    _node = secrets.randbits(28)  # a forked child must not share the parent's node
     _next_ms = 0.0
     _counter = itertools.count(_COUNTER_START)
+    _logs = itertools.count(1)
 
 
 _reseed()
@@ -57,14 +67,26 @@ def new_id(now: float | None = None) -> str:
         ms = int(now * 1000)
         if (ms + 1) / 1000 > _next_ms:  # never step back if the clock does
             _next_ms = (ms + 1) / 1000
-            _prefix = f"{ms:011x}{_node}"
+            _prefix = f"{ms:011x}{_node:07x}"
     return _prefix + str(next(_counter))
 
 
 def id_prefix() -> str:
-    """Return a fresh 18-character id prefix: now in milliseconds, and this process's node.
+    """Return a prefix for a new log's ids: now in milliseconds, and a node of its own.
 
-    A log makes its ids as ``prefix + str(seq + SEQ_OFFSET)``: the same shape as
-    `new_id`, unique across processes, and in seq order within the log.
+    The node differs for every log made in this process (and is random across
+    processes); a log makes its ids as ``prefix + str(seq + SEQ_OFFSET)``.
     """
-    return f"{int(time.time() * 1000):011x}{_node}"
+    node = (_node + next(_logs) * 0x9E3779B) % _NODES  # an odd step visits every node
+    return f"{int(time.time() * 1000):011x}{node:07x}"
+
+
+def is_log_id(msg_id: str, prefix: str) -> int | None:
+    """Return the seq if ``msg_id`` has the shape of an id made with ``prefix``, else None."""
+    if len(msg_id) != ID_LENGTH or not msg_id.startswith(prefix):
+        return None
+    digits = msg_id[_PREFIX_LENGTH:]
+    if not digits.isdigit() or digits[0] == "0":
+        return None
+    seq = int(digits) - SEQ_OFFSET
+    return seq if seq >= 1 else None

@@ -385,6 +385,7 @@ class Bus:
             MailboxFull: a subscriber with overflow ``reject`` is full; nothing
                 was published.
             TypeError: ``msg`` is not a Message, or ``key`` is not a non-empty str.
+            ValueError: ``key`` mimics an id the log would generate later.
             BusClosed: the bus is not open.
         """
         if self._state is not _State.OPEN:

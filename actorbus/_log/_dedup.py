@@ -52,7 +52,10 @@ class DedupWindow:
         self.max_age = max_age
         self.last_seq = 0
         self._seqs: dict[str, int] = {}
-        self._order: deque[str] = deque()  # caller-chosen ids, in seq order
+        # (id, seq) of caller-chosen ids, in seq order. An id reused after it left
+        # the window is listed again; a pair is only deleted from _seqs if it is
+        # still the id's current entry.
+        self._order: deque[tuple[str, int]] = deque()
         # (time, first seq noted from then on), oldest first; the seqs of a mark
         # were all noted within one interval after its time.
         self._marks: deque[tuple[float, int]] = deque()
@@ -88,10 +91,10 @@ class DedupWindow:
         self.note(seq, now)
         self._seqs[msg_id] = seq
         order = self._order
-        order.append(msg_id)
+        order.append((msg_id, seq))
         oldest_kept = seq - self.max_entries
-        while self._seqs[order[0]] <= oldest_kept:
-            del self._seqs[order.popleft()]
+        while order[0][1] <= oldest_kept:
+            self._forget(*order.popleft())
         return None
 
     def seen(self, msg_id: str, now: float) -> int | None:
@@ -116,13 +119,17 @@ class DedupWindow:
         return len(self._seqs)
 
     def _expire(self, now: float) -> None:
-        marks, order, seqs = self._marks, self._order, self._seqs
+        marks, order = self._marks, self._order
         lifetime = self._interval + self.max_age
         while marks and marks[0][0] + lifetime <= now:
             marks.popleft()
             boundary = marks[0][1] if marks else self.last_seq + 1
-            while order and seqs[order[0]] < boundary:
-                del seqs[order.popleft()]
+            while order and order[0][1] < boundary:
+                self._forget(*order.popleft())
         self._expires_at = marks[0][0] + lifetime if marks else float("inf")
         if not marks:
             self.next_mark = float("-inf")
+
+    def _forget(self, msg_id: str, seq: int) -> None:
+        if self._seqs.get(msg_id) == seq:
+            del self._seqs[msg_id]

@@ -11,7 +11,7 @@ from collections import deque
 from typing import final
 
 from .._errors import LogTruncated
-from .._ids import ID_LENGTH, SEQ_OFFSET, id_prefix
+from .._ids import SEQ_OFFSET, id_prefix, is_log_id
 from .._message import Envelope, Receipt
 from ._dedup import DedupWindow
 
@@ -42,6 +42,10 @@ class MemoryLog:
     ) -> None:
         if retain < 0:
             raise ValueError(f"retain must be 0 or more records, got {retain}")
+        if not dedup_window > 0:
+            raise ValueError(f"dedup_window must be positive seconds, got {dedup_window}")
+        if dedup_entries < 1:
+            raise ValueError(f"dedup_entries must be at least 1, got {dedup_entries}")
         self._seq = 0
         self._prefix = id_prefix()
         self._dedup = DedupWindow(dedup_entries, dedup_window)
@@ -90,14 +94,16 @@ class MemoryLog:
 
     def _own_seq(self, msg_id: str, now: float) -> int | None:
         # A caller may pass back an id this log generated: it is a duplicate if
-        # its seq is still inside the window.
-        prefix = self._prefix
-        if len(msg_id) != ID_LENGTH or not msg_id.startswith(prefix):
+        # its seq is still inside the window. An id of this log's shape for a seq
+        # not appended yet would later collide with a generated one: refused.
+        seq = is_log_id(msg_id, self._prefix)
+        if seq is None:
             return None
-        digits = msg_id[len(prefix) :]
-        if not digits.isdigit():
-            return None
-        seq = int(digits) - SEQ_OFFSET
+        if seq > self._seq:
+            raise ValueError(
+                f"key {msg_id!r} has the shape of an id this log generates, for a message "
+                "it has not appended; pick a key of your own, or actorbus.new_id()"
+            )
         return seq if self._dedup.covers(seq, now) else None
 
     async def append(self, env: Envelope) -> Receipt:
