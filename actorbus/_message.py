@@ -31,8 +31,26 @@ __all__ = [
 ]
 
 
+class _MessageMeta(msgspec.StructMeta):
+    """Makes every Message subclass keyword-only unless it says otherwise.
+
+    msgspec applies ``kw_only`` only to the fields of the class that declares it,
+    so without this a subclass's own fields would be positional.
+    """
+
+    def __new__(
+        mcls,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        **kwargs: Any,
+    ) -> _MessageMeta:
+        kwargs.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,))
-class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, metaclass=_MessageMeta):
     """Base class of every message: subclass it and declare typed fields.
 
     Example::

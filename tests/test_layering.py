@@ -75,6 +75,6 @@ def test_ready_made_actors_use_only_the_public_api() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 parts = node.module.split(".")
-                assert not (parts[0] == "actorbus" and len(parts) > 1 and parts[1].startswith("_")), (
-                    f"{module.name}:{node.lineno} imports private {node.module}"
-                )
+                assert not (
+                    parts[0] == "actorbus" and len(parts) > 1 and parts[1].startswith("_")
+                ), f"{module.name}:{node.lineno} imports private {node.module}"

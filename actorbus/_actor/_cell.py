@@ -163,18 +163,21 @@ class Cell(Mailbox):
                 return
 
     async def _drain_concurrent(self, limit: int) -> None:
+        # A message leaves the mailbox only when a slot is free. Each handler task
+        # waits for its turn before it calls the handler, so handlers start in seq
+        # order on every scheduler (Trio, unlike asyncio, does not run new tasks
+        # first-in first-out).
         state = self._concurrent = _Concurrent()
         try:
             async with anyio.create_task_group() as tg:
                 while True:
+                    if state.in_flight >= limit:
+                        await state.sleep()
+                        continue
                     env = self.pop()
                     if env is not None:
-                        while state.in_flight >= limit:
-                            await state.sleep()
-                        state.start(env.seq)
-                        tg.start_soon(self._handle_one, env, state)
-                        continue
-                    if state.in_flight == 0:
+                        tg.start_soon(self._handle_one, env, state, state.start(env.seq))
+                    elif state.in_flight == 0:
                         await self.runtime.checkpoint()
                         if self.finish():
                             return
@@ -183,8 +186,9 @@ class Cell(Mailbox):
         finally:
             self._concurrent = None
 
-    async def _handle_one(self, env: Envelope, state: _Concurrent) -> None:
+    async def _handle_one(self, env: Envelope, state: _Concurrent, ticket: int) -> None:
         try:
+            await state.begin(ticket)
             await self._handle(env, self.context())
         finally:
             cursor = state.done(env.seq)
@@ -244,12 +248,15 @@ class Cell(Mailbox):
         if not isinstance(result, Message):
             problem = f"handler returned {type(result).__qualname__}; return a Message or None"
             await self._dead_letter(env, "TypeError", problem, "", 1)
-        elif env.reply_to is not None:
-            await self._send(env.reply_to, result, env)
+        elif env.reply_to is None:
+            _log.debug("actor %r: seq=%d was not asked; answer not sent", self.owner, env.seq)
         else:
-            _log.debug(
-                "actor %r: seq=%d was not asked; its answer is not sent", self.owner, env.seq
-            )
+            try:  # _send, written out: this is every ask's reply
+                await self.runtime.publish_from(
+                    env.reply_to, result, None, self.owner, env.correlation_id or env.id, env.id
+                )
+            except ActorbusError as exc:
+                self._unsent(env.reply_to, result, env, exc)
 
     async def _dead_letter(
         self, env: Envelope, error_type: str, error: str, tb: str, attempts: int
@@ -285,27 +292,46 @@ class Cell(Mailbox):
                 topic, msg, None, self.owner, env.correlation_id or env.id, env.id
             )
         except ActorbusError as exc:
-            _log.error(
-                "actor %r could not publish %s for seq=%d to %s: %s",
-                self.owner, type(msg).__qualname__, env.seq, topic, exc,
-            )  # fmt: skip
+            self._unsent(topic, msg, env, exc)
+
+    def _unsent(self, topic: str, msg: Message, env: Envelope, exc: ActorbusError) -> None:
+        _log.error(
+            "actor %r could not publish %s for seq=%d to %s: %s",
+            self.owner, type(msg).__qualname__, env.seq, topic, exc,
+        )  # fmt: skip
 
 
 @final
 class _Concurrent:
-    """The bookkeeping of a drain with ``concurrency`` > 1."""
+    """The bookkeeping of a drain with ``concurrency`` > 1: slots, start turns, cursor."""
 
-    __slots__ = ("_done", "_started", "_wake", "in_flight")
+    __slots__ = ("_done", "_issued", "_started", "_turn", "_turns", "_wake", "in_flight")
 
     def __init__(self) -> None:
         self._started: deque[int] = deque()  # seqs in flight, in start order
         self._done: set[int] = set()
         self._wake: anyio.Event | None = None
+        self._issued = 0  # tickets handed out, one per message, in seq order
+        self._turn = 0  # the ticket whose handler may begin next
+        self._turns: dict[int, anyio.Event] = {}  # tickets waiting for their turn
         self.in_flight = 0
 
-    def start(self, seq: int) -> None:
+    def start(self, seq: int) -> int:
+        """Take a slot for ``seq``; return its ticket for `begin`."""
         self.in_flight += 1
         self._started.append(seq)
+        self._issued += 1
+        return self._issued - 1
+
+    async def begin(self, ticket: int) -> None:
+        """Return when every earlier ticket's handler has begun."""
+        if ticket != self._turn:
+            event = self._turns[ticket] = anyio.Event()
+            await event.wait()
+        self._turn += 1
+        following = self._turns.pop(self._turn, None)
+        if following is not None:
+            following.set()
 
     def done(self, seq: int) -> int:
         """Note ``seq`` finished; return the new cursor (all up to it done), or 0."""

@@ -145,6 +145,10 @@ class Bus:
             tg.cancel_scope.cancel()
             try:
                 suppress = await tg.__aexit__(exc_type, exc, tb)
+            except BaseExceptionGroup as group:
+                if exc is None or not _only(group, exc):
+                    raise
+                suppress = False  # the body's own exception goes on, unwrapped
             finally:
                 await self._finish()
         return suppress
@@ -163,6 +167,8 @@ class Bus:
                 for cell in reversed(list(self._cells.values())):
                     await self._run_on_stop(cell, raise_errors=False)
             self._cells.clear()
+            self._router = Router()  # a closed bus keeps no actor alive
+            self._route_cache = self._router.cache
             await self._log.aclose()
         self._state = _State.CLOSED
 
@@ -578,6 +584,18 @@ class Bus:
             pending_asks=len(self._inbox.pending),
             actors={name: actor_statistics(cell) for name, cell in self._cells.items()},
         )
+
+
+def _only(group: BaseExceptionGroup[BaseException], exc: BaseException) -> bool:
+    """Tell whether ``group`` holds nothing but ``exc`` (the task group's wrapping)."""
+    return all(leaf is exc for leaf in _leaves(group))
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
+    return found
 
 
 def _no_waiter() -> Waiter[Any]:

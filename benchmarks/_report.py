@@ -1,0 +1,188 @@
+"""Render results: a plain-text table for the terminal, JSON, and a Markdown report.
+
+The Markdown report is generated whole, except for a hand-written reading of the
+numbers: everything after the `KEEP_MARKER` line of an existing report is kept
+when the report is written again.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._aggregate import MetricSummary, ScenarioSummary, Spread
+
+__all__ = ["KEEP_MARKER", "markdown_report", "text_table", "write_json", "write_markdown"]
+
+KEEP_MARKER = "<!-- Hand-written below this line; kept when the report is regenerated. -->"
+HEADERS = ("scenario", "metric", "actorbus", "raw baseline", "ratio a/b", "better", "target")
+_HERE = Path(__file__).resolve().parent
+
+
+def _number(value: float, unit: str) -> str:
+    if unit.endswith("/s"):
+        return f"{value / 1e3:,.0f}k"
+    if unit == "us":
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def _spread(spread: Spread, unit: str) -> str:
+    low, high = _number(spread.low, unit), _number(spread.high, unit)
+    return f"{_number(spread.median, unit)} {unit} ({low}..{high})"
+
+
+def _ratio(spread: Spread) -> str:
+    return f"{spread.median:.2f}x ({spread.low:.2f}..{spread.high:.2f})"
+
+
+def _verdict(m: MetricSummary) -> str:
+    if m.target is None:
+        return "-"
+    return f"{m.target.describe(m.unit)}: {'PASS' if m.passed else 'MISS'}"
+
+
+def _rows(summaries: Sequence[ScenarioSummary]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for s in summaries:
+        if s.error is not None:
+            rows.append((s.title, "ERROR", s.error.splitlines()[-1][:60], "", "", "", ""))
+        rows.extend(
+            (
+                s.title,
+                m.label,
+                _spread(m.actorbus, m.unit),
+                _spread(m.baseline, m.unit),
+                _ratio(m.ratio),
+                m.better,
+                _verdict(m),
+            )
+            for m in s.metrics
+        )
+    return rows
+
+
+def text_table(summaries: Sequence[ScenarioSummary]) -> str:
+    """Return the results as an aligned plain-text table."""
+    rows = [HEADERS, *_rows(summaries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _markdown_table(summaries: Sequence[ScenarioSummary]) -> list[str]:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(summaries)]
+    return lines
+
+
+def _backend_note(backend: str) -> list[str]:
+    if backend == "asyncio":
+        return []
+    return [
+        f"- Note: the ratios compare actorbus on {backend} with raw asyncio, so they include "
+        f"{backend}'s own scheduling cost, not only actorbus's"
+    ]
+
+
+def _machine_lines(machine: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    return [
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; {machine['os']}",
+        f"- Python: {machine['python']}; {versions}",
+        f"- actorbus source: git {machine['actorbus_source']}",
+        f"- Load average at start: {machine['load_average']}; run at {machine['date']}",
+        f"- actorbus backend: {settings['backend']} (the raw baselines always run on asyncio)",
+        f"- Repeats: {settings['repeat']} (one fresh subprocess each); workload scale "
+        f"-n {settings['messages']:,}",
+        "- Timing: `time.perf_counter`; gc left enabled (a `gc.collect()` before each "
+        "timed section); memory: `tracemalloc` snapshots",
+        *_backend_note(settings["backend"]),
+    ]
+
+
+def _details(summaries: Sequence[ScenarioSummary]) -> list[str]:
+    lines: list[str] = []
+    for s in summaries:
+        if s.error is not None or not s.runs:
+            continue
+        lines += _scenario_details(s)
+    return lines
+
+
+def _scenario_details(s: ScenarioSummary) -> list[str]:
+    workload = ", ".join(f"{k} {v:,}" for k, v in s.workload.items())
+    lines = [f"- **{s.title}** ({workload})"]
+    for key, value in s.runs[0].extra.items():
+        median = s.extra_median(key)
+        if median is not None:
+            lines.append(f"  - {key.replace('_', ' ')}: {median:,.1f} (median)")
+        elif key.endswith("top_sites") and isinstance(value, list):
+            lines += _sites(key, value)
+    return lines
+
+
+def _sites(key: str, sites: list[dict[str, Any]]) -> list[str]:
+    side = key.removesuffix("_top_sites")
+    parts = [f"`{d['site']}` {d['bytes_per_actor']:,.0f} B" for d in sites]
+    return [f"  - {side} biggest allocation sites per actor (first repeat): " + ", ".join(parts)]
+
+
+def _method(summaries: Sequence[ScenarioSummary]) -> list[str]:
+    lines: list[str] = []
+    for s in summaries:
+        path = _HERE / f"bench_{s.scenario}.py"
+        if not path.exists():
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        lines += [f"### {s.title} (`benchmarks/{path.name}`)", "", doc, ""]
+    return lines
+
+
+def markdown_report(
+    summaries: Sequence[ScenarioSummary],
+    machine: dict[str, Any],
+    settings: dict[str, Any],
+    command: str,
+) -> str:
+    """Return the generated part of the Markdown report."""
+    lines = ["# actorbus benchmarks", "", "Command (from the repository root):", ""]
+    lines += ["```", command, "```", "", "## Machine", "", *_machine_lines(machine, settings)]
+    lines += ["", "## Results", "", "Each cell: median over repeats (min..max). The ratio "]
+    lines[-1] += "is actorbus / raw baseline of those medians (range: the per-repeat ratios)."
+    lines += ["", *_markdown_table(summaries), "", "## Details", "", *_details(summaries)]
+    lines += ["", "## Method", "", *_method(summaries)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_markdown(path: Path, generated: str) -> None:
+    """Write the report, keeping a hand-written reading after `KEEP_MARKER`."""
+    kept = f"\n{KEEP_MARKER}\n"
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if KEEP_MARKER in old:
+            kept = "\n" + KEEP_MARKER + old.split(KEEP_MARKER, 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(generated + kept, encoding="utf-8")
+
+
+def write_json(
+    path: Path,
+    summaries: Sequence[ScenarioSummary],
+    machine: dict[str, Any],
+    settings: dict[str, Any],
+    command: str,
+) -> None:
+    """Write machine-readable results: machine, settings, and every scenario and repeat."""
+    data = {
+        "command": command,
+        "machine": machine,
+        "settings": settings,
+        "scenarios": [s.to_json() for s in summaries],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
