@@ -26,7 +26,7 @@ from .._errors import ActorbusError
 from .._mailbox import Mailbox
 from .._message import DeadLetter, Envelope, Message
 from ._actor import Actor
-from ._context import Context
+from ._context import Context, send, send_waits
 from ._dispatch import Handler, handler_table
 from ._runtime import Runtime
 
@@ -251,10 +251,14 @@ class Cell(Mailbox):
         elif env.reply_to is None:
             _log.debug("actor %r: seq=%d was not asked; answer not sent", self.owner, env.seq)
         else:
-            try:  # _send, written out: this is every ask's reply
-                await self.runtime.publish_from(
+            try:  # `send`, written out: this is every ask's reply
+                sent = self.runtime.send_nowait(
                     env.reply_to, result, None, self.owner, env.correlation_id or env.id, env.id
                 )
+                if sent is None:
+                    await send(self.runtime, env.reply_to, result, None, self.owner, env)
+                elif sent[1] is not None:
+                    await send_waits(sent[1])
             except ActorbusError as exc:
                 self._unsent(env.reply_to, result, env, exc)
 
@@ -288,9 +292,7 @@ class Cell(Mailbox):
     async def _send(self, topic: str, msg: Message, env: Envelope) -> None:
         # A reply or dead letter that cannot be published must not kill the actor.
         try:
-            await self.runtime.publish_from(
-                topic, msg, None, self.owner, env.correlation_id or env.id, env.id
-            )
+            await send(self.runtime, topic, msg, None, self.owner, env)
         except ActorbusError as exc:
             self._unsent(topic, msg, env, exc)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from typing import final
 
+import anyio
+
 from .._errors import NoReplyExpected
 from .._message import Envelope, Message, Receipt
 from ._runtime import Runtime
 
-__all__ = ["Context"]
+__all__ = ["Context", "send", "send_waits"]
 
 _actor_log = logging.getLogger("actorbus.actor")
 
@@ -83,9 +85,17 @@ class Context:
         env = self._env
         if env is None:
             return await self._runtime.publish_from(topic, msg, key, self.actor, None, None)
-        return await self._runtime.publish_from(
-            topic, msg, key, self.actor, env.correlation_id or env.id, env.id
-        )
+        # `send`, written out: every message a pipeline stage passes on comes here.
+        correlation = env.correlation_id or env.id
+        sent = self._runtime.send_nowait(topic, msg, key, self.actor, correlation, env.id)
+        if sent is None:
+            return await self._runtime.publish_from(
+                topic, msg, key, self.actor, correlation, env.id
+            )
+        receipt, waits = sent
+        if waits is not None:
+            await send_waits(waits)
+        return receipt
 
     async def reply(self, msg: Message) -> Receipt:
         """Answer the `ask` that sent the current message.
@@ -99,9 +109,7 @@ class Context:
         env = self.envelope
         if env.reply_to is None:
             raise NoReplyExpected(env.topic)
-        return await self._runtime.publish_from(
-            env.reply_to, msg, None, self.actor, env.correlation_id or env.id, env.id
-        )
+        return await send(self._runtime, env.reply_to, msg, None, self.actor, env)
 
     async def ask(self, topic: str, msg: Message, timeout: float = 30.0) -> Message:
         """Publish ``msg`` on ``topic`` and wait for the reply; see `Bus.ask`."""
@@ -114,3 +122,27 @@ class Context:
             None if env is None else env.correlation_id or env.id,
             None if env is None else env.id,
         )
+
+
+async def send(
+    runtime: Runtime, topic: str, msg: Message, key: str | None, actor: str, cause: Envelope
+) -> Receipt:
+    """Publish ``msg`` as ``actor``, caused by ``cause`` (its id, its conversation).
+
+    Uses the runtime's coroutine-free path when the log allows it, since this is
+    how every message a handler sends (replies included) goes out.
+    """
+    correlation = cause.correlation_id or cause.id
+    sent = runtime.send_nowait(topic, msg, key, actor, correlation, cause.id)
+    if sent is None:
+        return await runtime.publish_from(topic, msg, key, actor, correlation, cause.id)
+    receipt, waits = sent
+    if waits is not None:
+        await send_waits(waits)
+    return receipt
+
+
+async def send_waits(events: list[anyio.Event]) -> None:
+    """Wait until every mailbox that applied backpressure has taken the envelope."""
+    for event in events:
+        await event.wait()

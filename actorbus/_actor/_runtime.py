@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+import anyio
+
 from .._message import Message, Receipt
 
 if TYPE_CHECKING:
@@ -31,6 +33,22 @@ class Runtime(Protocol):
         reply_to: str | None = None,
     ) -> Receipt:
         """Publish on behalf of actor ``sender``."""
+        ...
+
+    def send_nowait(
+        self,
+        topic: str,
+        msg: Message,
+        key: str | None,
+        sender: str,
+        correlation_id: str | None,
+        causation: str | None,
+    ) -> tuple[Receipt, list[anyio.Event] | None] | None:
+        """Publish without suspending, if the log allows it.
+
+        Returns the receipt and the events to wait on (backpressure), or None when
+        the caller must use `publish_from` instead.
+        """
         ...
 
     async def ask_from(

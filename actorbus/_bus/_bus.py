@@ -425,6 +425,26 @@ class Bus:
             await wait_all(waits)
         return receipt
 
+    def send_nowait(
+        self,
+        topic: str,
+        msg: Message,
+        key: str | None,
+        sender: str,
+        correlation_id: str | None,
+        causation: str | None,
+    ) -> tuple[Receipt, list[anyio.Event] | None] | None:
+        """`publish_from` without a coroutine, if the log appends at once; else None.
+
+        The envelope is appended and offered; the caller awaits the returned
+        events (backpressure) if there are any.
+        """
+        if self._sync_log is None:
+            return None
+        if self._state is not _State.OPEN and self._state is not _State.CLOSING:
+            raise BusClosed(self._state.value, "publish")
+        return self._send(topic, msg, key, sender, correlation_id, None, causation)
+
     def _send(
         self,
         topic: str,
@@ -531,40 +551,31 @@ class Bus:
         correlation_id: str | None,
         causation: str | None,
     ) -> Message:
-        targets = self._router.route(topic)
+        targets = self._route_cache.get(topic)
+        if targets is None:
+            targets = self._router.route(topic)
         if not targets:
             raise NoSubscriber(topic)
-        primitives = self._primitives
-        deadline = primitives.clock() + timeout
-        waiter: Waiter[Message] = primitives.waiter()
+        waiter: Waiter[Message] = self._primitives.waiter()
         pending = self._inbox.pending
         request_id = ""
         try:
             if self._sync_log is not None and not may_block(targets):
                 # Nothing can run between this append and the wait below, so the
-                # waiter is registered under the log's id before any reply exists.
+                # waiter is registered under the log's id before any reply exists,
+                # and no time passes that the timeout must account for.
                 receipt, _ = self._send(
                     topic, msg, None, sender, correlation_id, self._inbox.topic, causation
                 )
                 request_id = receipt.id
                 pending[request_id] = waiter
+                reply = await waiter.wait(timeout)
             else:
-                # Here the publish may suspend: register under an id chosen first,
-                # and bound the publish (a cancel scope costs ~10 us on asyncio, so
-                # only here).
                 request_id = new_id()
                 pending[request_id] = waiter
-                with anyio.fail_after(timeout):
-                    await self.publish_from(
-                        topic,
-                        msg,
-                        request_id,
-                        sender,
-                        correlation_id,
-                        causation,
-                        self._inbox.topic,
-                    )
-            reply = await waiter.wait(max(0.0, deadline - primitives.clock()))
+                reply = await self._ask_slowly(
+                    topic, msg, timeout, sender, correlation_id, causation, request_id, waiter
+                )
         except TimeoutError:
             raise AskTimeout(topic, timeout) from None
         finally:
@@ -572,6 +583,29 @@ class Bus:
         if isinstance(reply, DeadLetter):
             raise AskFailed(topic, reply.actor, reply.error_type, reply.error, reply.attempts)
         return reply
+
+    async def _ask_slowly(
+        self,
+        topic: str,
+        msg: Message,
+        timeout: float,
+        sender: str | None,
+        correlation_id: str | None,
+        causation: str | None,
+        request_id: str,
+        waiter: Waiter[Message],
+    ) -> Message:
+        # The publish may suspend here (a full mailbox, or a log that writes to
+        # disk), so the waiter goes in first under an id chosen in advance, and
+        # the publish is bounded too (a cancel scope costs ~10 us on asyncio, so
+        # only on this path).
+        clock = self._primitives.clock
+        deadline = clock() + timeout
+        with anyio.fail_after(timeout):
+            await self.publish_from(
+                topic, msg, request_id, sender, correlation_id, causation, self._inbox.topic
+            )
+        return await waiter.wait(max(0.0, deadline - clock()))
 
     # -- observing --------------------------------------------------------------------
 
