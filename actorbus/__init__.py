@@ -23,15 +23,19 @@ from ._errors import AskTimeout as AskTimeout
 from ._errors import BusClosed as BusClosed
 from ._errors import DuplicateActor as DuplicateActor
 from ._errors import InvalidTopic as InvalidTopic
+from ._errors import LogFileError as LogFileError
 from ._errors import LogTruncated as LogTruncated
 from ._errors import MailboxFull as MailboxFull
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
+from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
 from ._ids import new_id as new_id
 from ._log import DedupWindow as DedupWindow
+from ._log import Durability as Durability
 from ._log import EventLog as EventLog
 from ._log import MemoryLog as MemoryLog
+from ._log import SqliteLog as SqliteLog
 from ._mailbox import DEFAULT_MAILBOX_SIZE as DEFAULT_MAILBOX_SIZE
 from ._mailbox import Overflow as Overflow
 from ._message import DeadLetter as DeadLetter
@@ -44,6 +48,7 @@ from ._message import Request as Request
 from ._message import Response as Response
 from ._message import StateUpdate as StateUpdate
 from ._message import TaskDelegation as TaskDelegation
+from ._message import Undecodable as Undecodable
 from ._message import message_tag as message_tag
 from ._topic import TopicIndex as TopicIndex
 from ._topic import topic_matches as topic_matches
@@ -67,10 +72,12 @@ __all__ = [
     "DeadLetter",
     "DedupWindow",
     "DuplicateActor",
+    "Durability",
     "Envelope",
     "EnvelopeInfo",
     "EventLog",
     "InvalidTopic",
+    "LogFileError",
     "LogTruncated",
     "MailboxFull",
     "MemoryLog",
@@ -82,9 +89,12 @@ __all__ = [
     "Register",
     "Request",
     "Response",
+    "SqliteLog",
     "StateUpdate",
     "TaskDelegation",
     "TopicIndex",
+    "Undecodable",
+    "UndecodableRecord",
     "UnknownActor",
     "backoff_delay",
     "message_tag",

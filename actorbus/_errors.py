@@ -18,6 +18,8 @@ The tree::
     +-- AskFailed                          the handler of an `ask` failed for good
     +-- NoReplyExpected                    `reply` on a message that was not an ask
     +-- LogTruncated (LookupError)         a log no longer holds the records asked for
+    +-- UndecodableRecord (ValueError)     a durable record cannot be turned back into a message
+    +-- LogFileError                       a log file is not one this version can use
     +-- BusClosed                          you closed the bus (or have not opened it)
 """
 
@@ -35,6 +37,8 @@ __all__ = [
     "MailboxFull",
     "NoReplyExpected",
     "NoSubscriber",
+    "LogFileError",
+    "UndecodableRecord",
     "UnknownActor",
 ]
 
@@ -223,6 +227,41 @@ class LogTruncated(ActorbusError, LookupError):
             f"{first_seq}); read from {first_seq}, or keep more with a larger "
             "retention (MemoryLog(retain=...)) or a durable log"
         )
+
+
+class UndecodableRecord(ActorbusError, ValueError):
+    """A record in a durable log cannot be decoded into a message.
+
+    The record stays in the log untouched; an actor that was to receive it gets a
+    `DeadLetter` instead.
+
+    Attributes:
+        seq: the record's seq.
+        type: the record's type tag.
+        reason: why it cannot be decoded, and what to do.
+    """
+
+    def __init__(self, seq: int, type: str, reason: str) -> None:
+        self.seq = seq
+        self.type = type
+        self.reason = reason
+        super().__init__(f"record seq={seq} of type {type!r} cannot be decoded: {reason}")
+
+
+class LogFileError(ActorbusError):
+    """A log file cannot be used: it is not an actorbus log, is newer, or is damaged.
+
+    The file is left exactly as it was found.
+
+    Attributes:
+        path: the file.
+        problem: what is wrong and what to do.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"cannot use log file {path!r}: {problem}")
 
 
 class BusClosed(ActorbusError):

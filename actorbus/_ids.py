@@ -19,12 +19,13 @@ an id is one clock read and one small concatenation.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import secrets
 import time
 
-__all__ = ["ID_LENGTH", "SEQ_OFFSET", "id_prefix", "is_log_id", "new_id"]
+__all__ = ["ID_LENGTH", "SEQ_OFFSET", "derived_id", "id_prefix", "is_log_id", "new_id"]
 
 _COUNTER_START = 10**12
 SEQ_OFFSET = 2 * 10**12
@@ -90,3 +91,15 @@ def is_log_id(msg_id: str, prefix: str) -> int | None:
         return None
     seq = int(digits) - SEQ_OFFSET
     return seq if seq >= 1 else None
+
+
+def derived_id(actor: str, cause: str, step: str) -> str:
+    """Return the id of a message ``actor`` sends at ``step`` of handling message ``cause``.
+
+    The same three always give the same id, so a handler that runs again (a retry,
+    or a restart after a crash) sends again under the same ids, and the log drops
+    the copies. 32 hex digits (128 bits of BLAKE2b): a different length from
+    generated ids, so the two never meet.
+    """
+    data = f"{actor}\x1f{cause}\x1f{step}".encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

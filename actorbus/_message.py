@@ -27,8 +27,38 @@ __all__ = [
     "Response",
     "StateUpdate",
     "TaskDelegation",
+    "Undecodable",
+    "message_registry",
     "message_tag",
 ]
+
+
+_registry: dict[str, type[Message] | list[type[Message]]] = {}
+
+
+def _register(cls: type[Message]) -> None:
+    # The same class defined again (a module reloaded, a class made in a
+    # function) replaces itself; two different classes with one tag are kept
+    # as a list, which decoding reports as ambiguous.
+    tag = message_tag(cls)
+    known = _registry.get(tag)
+    others = [known] if isinstance(known, type) else list(known or [])
+    same = [
+        c for c in others if (c.__module__, c.__qualname__) == (cls.__module__, cls.__qualname__)
+    ]
+    others = [c for c in others if c not in same]
+    _registry[tag] = cls if not others else [*others, cls]
+
+
+def message_registry() -> dict[str, type[Message] | list[type[Message]]]:
+    """Return every Message class defined so far, by tag (a list where tags clash)."""
+    return _registry
+
+
+def message_tag(cls: type[Message]) -> str:
+    """Return the type tag of a message class (its class name unless overridden)."""
+    tag = cls.__struct_config__.tag
+    return tag if isinstance(tag, str) else cls.__name__
 
 
 class _MessageMeta(msgspec.StructMeta):
@@ -46,7 +76,9 @@ class _MessageMeta(msgspec.StructMeta):
         **kwargs: Any,
     ) -> _MessageMeta:
         kwargs.setdefault("kw_only", True)
-        return super().__new__(mcls, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        _register(cls)  # type: ignore[arg-type]
+        return cls
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,))
@@ -65,12 +97,6 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, metaclass=_Me
 
     Version added: 0.1
     """
-
-
-def message_tag(cls: type[Message]) -> str:
-    """Return the type tag of a message class (its class name unless overridden)."""
-    tag = cls.__struct_config__.tag
-    return tag if isinstance(tag, str) else cls.__name__
 
 
 class Request(Message):
@@ -151,6 +177,21 @@ class Register(Message):
     actor: str
     capabilities: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+
+
+class Undecodable(Message):
+    """Stands in for a logged message that cannot be decoded in this process.
+
+    A durable log hands this to an actor in place of the real message (which stays
+    in the log untouched); actors dead-letter it unless they handle it.
+
+    Attributes:
+        type: the stored message's type tag.
+        error: why it cannot be decoded, and what to do.
+    """
+
+    type_tag: str
+    error: str
 
 
 class EnvelopeInfo(msgspec.Struct, frozen=True, kw_only=True):

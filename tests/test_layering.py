@@ -13,7 +13,17 @@ PACKAGE = ROOT / "actorbus"
 # The private top-level modules of actorbus, lowest layer first. A module may
 # import from its own layer and the layers below it.
 LAYERS: list[set[str]] = [
-    {"_errors", "_topic", "_ids", "_message", "_mailbox", "_backoff", "_backend", "_version"},
+    {
+        "_errors",
+        "_topic",
+        "_ids",
+        "_message",
+        "_mailbox",
+        "_backoff",
+        "_backend",
+        "_version",
+        "_codec",
+    },
     {"_log"},
     {"_state"},
     {"_models"},

@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import final
 
 import anyio
 
 from .._backoff import backoff_delay
 from .._errors import ActorbusError
+from .._ids import derived_id
 from .._mailbox import Mailbox
-from .._message import DeadLetter, Envelope, Message
+from .._message import DeadLetter, Envelope, Message, Undecodable
 from ._actor import Actor
 from ._context import Context, send, send_waits
 from ._dispatch import Handler, handler_table
@@ -54,6 +56,7 @@ class Cell(Mailbox):
         "dead_lettered",
         "failed",
         "handled",
+        "on_handled",
         "patterns",
         "retried",
         "runtime",
@@ -74,6 +77,8 @@ class Cell(Mailbox):
         self.scope: anyio.CancelScope | None = None
         self.busy = False
         self.cursor = 0
+        # Called with (name, seq) after each message, to commit a durable cursor.
+        self.on_handled: Callable[[str, int], None] | None = None
         self.handled = 0
         self.failed = 0
         self.retried = 0
@@ -128,7 +133,7 @@ class Cell(Mailbox):
         # The hot loop: envelopes come straight off the deque and the handler is
         # called inline (the body of _invoke, saving a coroutine per message);
         # anything unusual goes through _handle.
-        actor, ctx = self.actor, self.context()
+        actor, ctx, on_handled = self.actor, self.context(), self.on_handled
         functions = handler_table(type(actor)).functions
         checkpoint = self.runtime.checkpoint
         items = self.items
@@ -144,7 +149,7 @@ class Cell(Mailbox):
                 if handler is None:
                     await self._handle(env, ctx)
                 else:
-                    ctx._env = env
+                    ctx._enter(env)
                     try:
                         result = await handler(actor, env.message, ctx)
                     except Exception as exc:
@@ -154,6 +159,8 @@ class Cell(Mailbox):
                         if result is not None:
                             await self._answer(env, result)
                 self.cursor = env.seq
+                if on_handled is not None:
+                    on_handled(self.owner, env.seq)
                 count += 1
                 if count == _BATCH:
                     count = 0
@@ -194,6 +201,8 @@ class Cell(Mailbox):
             cursor = state.done(env.seq)
             if cursor:
                 self.cursor = cursor
+                if self.on_handled is not None:
+                    self.on_handled(self.owner, cursor)
 
     # -- handling ---------------------------------------------------------------
 
@@ -201,13 +210,18 @@ class Cell(Mailbox):
         msg_type = type(env.message)
         handler = handler_table(type(self.actor)).function_for(msg_type)
         if handler is None:
-            problem = f"{type(self.actor).__qualname__} has no handler for {msg_type.__qualname__}"
-            await self._dead_letter(env, "NoHandler", problem, "", 0)
+            if isinstance(env.message, Undecodable):
+                error_type, problem = "UndecodableRecord", env.message.error
+            else:
+                error_type = "NoHandler"
+                actor = type(self.actor).__qualname__
+                problem = f"{actor} has no handler for {msg_type.__qualname__}"
+            await self._dead_letter(env, error_type, problem, "", 0)
         else:
             await self._invoke(env, ctx, handler)
 
     async def _invoke(self, env: Envelope, ctx: Context, handler: Handler) -> None:
-        ctx._env = env
+        ctx._enter(env)
         try:
             result = await handler(self.actor, env.message, ctx)
         except Exception as exc:
@@ -230,7 +244,7 @@ class Cell(Mailbox):
             await (anyio.sleep(delay) if delay > 0 else self.runtime.checkpoint())
             self.retried += 1
             attempts += 1
-            ctx._env = env
+            ctx._enter(env)
             try:
                 result = await handler(self.actor, env.message, ctx)
             except Exception as again:
@@ -292,7 +306,8 @@ class Cell(Mailbox):
     async def _send(self, topic: str, msg: Message, env: Envelope) -> None:
         # A reply or dead letter that cannot be published must not kill the actor.
         try:
-            await send(self.runtime, topic, msg, None, self.owner, env)
+            key = derived_id(self.owner, env.id, f"dead:{topic}")  # once, even re-run
+            await send(self.runtime, topic, msg, key, self.owner, env)
         except ActorbusError as exc:
             self._unsent(topic, msg, env, exc)
 

@@ -9,15 +9,20 @@ correlation id, so a run can be traced back message by message.
 from __future__ import annotations
 
 import logging
-from typing import final
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast, final
 
 import anyio
+import msgspec
 
 from .._errors import NoReplyExpected
+from .._ids import derived_id
 from .._message import Envelope, Message, Receipt
 from ._runtime import Runtime
 
 __all__ = ["Context", "send", "send_waits"]
+
+T = TypeVar("T")
 
 _actor_log = logging.getLogger("actorbus.actor")
 
@@ -35,12 +40,27 @@ class Context:
     Version added: 0.1
     """
 
-    __slots__ = ("_env", "_runtime", "actor")
+    __slots__ = ("_env", "_runtime", "_steps", "actor")
 
     def __init__(self, runtime: Runtime, actor: str) -> None:
         self._runtime = runtime
         self._env: Envelope | None = None
+        self._steps: dict[str, int] | None = None  # per handling: sends and once keys
         self.actor = actor
+
+    def _enter(self, env: Envelope) -> None:
+        # Called by the cell before each handler run (a retry too).
+        self._env = env
+        self._steps = None
+
+    def _step(self, name: str) -> str:
+        # The n-th use of `name` in this handling: the same on every re-run.
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = {}
+        n = steps.get(name, 0)
+        steps[name] = n + 1
+        return f"{name}:{n}"
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -86,6 +106,8 @@ class Context:
         if env is None:
             return await self._runtime.publish_from(topic, msg, key, self.actor, None, None)
         # `send`, written out: every message a pipeline stage passes on comes here.
+        if key is None:
+            key = derived_id(self.actor, env.id, self._step("publish"))
         correlation = env.correlation_id or env.id
         sent = self._runtime.send_nowait(topic, msg, key, self.actor, correlation, env.id)
         if sent is None:
@@ -110,6 +132,35 @@ class Context:
         if env.reply_to is None:
             raise NoReplyExpected(env.topic)
         return await send(self._runtime, env.reply_to, msg, None, self.actor, env)
+
+    async def once(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        decode_as: type[T] | Any = Any,
+    ) -> T:
+        """Run the side effect ``fn`` once per handled message, even across re-runs.
+
+        The result is recorded in the log's journal under a key derived from this
+        actor, the current message and ``key`` (and how many times ``key`` was used
+        in this handling); when the handler runs again for the same message (a
+        retry, or after a crash), the recorded result is returned and ``fn`` is not
+        called. The result must be msgspec-encodable; pass ``decode_as`` to get a
+        Struct or other type back from the journal (plain JSON-like values need
+        nothing).
+
+        Raises:
+            RuntimeError: called outside a handler.
+        """
+        env = self.envelope
+        journal_key = derived_id(self.actor, env.id, self._step(f"once:{key}"))
+        recorded = await self._runtime.journal_get(journal_key)
+        if recorded is not None:
+            return cast("T", msgspec.msgpack.decode(recorded, type=decode_as))
+        result: T = await fn()
+        await self._runtime.journal_put(journal_key, msgspec.msgpack.encode(result))
+        return result
 
     async def ask(self, topic: str, msg: Message, timeout: float = 30.0) -> Message:
         """Publish ``msg`` on ``topic`` and wait for the reply; see `Bus.ask`."""

@@ -67,6 +67,14 @@ class Runtime(Protocol):
         """Start a task that runs ``cell.run()`` (the cell's mailbox has work)."""
         ...
 
+    async def journal_get(self, key: str) -> bytes | None:
+        """Return the journal entry under ``key`` (see `Context.once`)."""
+        ...
+
+    async def journal_put(self, key: str, value: bytes) -> None:
+        """Record a journal entry (see `Context.once`)."""
+        ...
+
     def cell_idle(self, cell: Cell) -> None:
         """Called when ``cell`` has emptied its mailbox and its drain task ends."""
         ...

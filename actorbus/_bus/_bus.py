@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar, final
+from typing import Any, Literal, Self, TypeVar, final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -37,6 +37,7 @@ from .._message import DeadLetter, Envelope, Message, Receipt
 from .._topic import validate_topic
 from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
+from ._durable import Delivery, catch_up
 from ._ref import ActorRef, actor_statistics
 from ._router import GuardedRoute, Router
 from ._stamp import patterns_for, stamp, valid_key
@@ -45,6 +46,7 @@ from ._stats import BusStatistics
 __all__ = ["Bus"]
 
 A = TypeVar("A", bound=Actor)
+StartAt = Literal["earliest", "latest"] | int
 
 _log = logging.getLogger("actorbus.bus")
 _MESSAGE: type = Message  # typed loosely so the hot path may check what typing promises
@@ -85,9 +87,13 @@ class Bus:
     def __init__(self, *, log: EventLog | None = None, shutdown_grace: float = 5.0) -> None:
         self._log: EventLog = log if log is not None else MemoryLog()
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
+        self._attach: Callable[[Callable[[Envelope], None]], None] | None = getattr(
+            self._log, "attach", None
+        )
         self._grace = shutdown_grace
         self._router = Router()
         self._route_cache = self._router.cache
+        self._delivery = Delivery(self._router)
         self._cells: dict[str, Cell] = {}
         self._names = 0
         self._inbox = ReplyInbox(f"_reply.{new_id()}")
@@ -118,6 +124,9 @@ class Bus:
         self._primitives = primitives()
         self.checkpoint = self._primitives.checkpoint
         await self._log.open()
+        self._delivery.delivered_seq = self._log.last_seq  # what was logged before is history
+        if self._attach is not None:
+            self._attach(self._delivery.committed)
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
@@ -162,15 +171,19 @@ class Bus:
 
     async def _finish(self) -> None:
         self._state = _State.STOPPING
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(self._grace):
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self._grace):
                 for cell in reversed(list(self._cells.values())):
                     await self._run_on_stop(cell, raise_errors=False)
+        finally:
             self._cells.clear()
             self._router = Router()  # a closed bus keeps no actor alive
             self._route_cache = self._router.cache
+            self._delivery = Delivery(self._router)
+            self._state = _State.CLOSED
+            # Not inside a scope of ours: a log may hold a task group of its own,
+            # entered when the bus opened it. It shields its own final flush.
             await self._log.aclose()
-        self._state = _State.CLOSED
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_state", None) is _State.OPEN:
@@ -190,6 +203,7 @@ class Bus:
         *args: Any,
         name: str | None = None,
         subscribe: Sequence[str] | None = None,
+        start_at: StartAt | None = None,
     ) -> ActorRef[A]:
         """Start an actor: ``actor`` is an Actor class (built with ``*args``) or instance.
 
@@ -200,6 +214,12 @@ class Bus:
             actor: an `Actor` subclass, or an instance of one not yet spawned.
             *args: arguments for the class.
             name: a unique name on this bus; by default the class name with a number.
+            start_at: where to start reading the log: ``"latest"`` (only messages
+                published from now on), ``"earliest"`` (everything the log still
+                holds, then what comes next) or a seq. By default an actor whose
+                name has a cursor in a durable log resumes after it (a restart:
+                what it had not finished is handled now, what it had is not), and
+                any other starts at ``"latest"``.
             subscribe: patterns for this actor instead of its class's ``subscribe``
                 (in either, ``{name}`` stands for the actor's name, so each
                 instance can have a topic of its own: ``"agents.{name}"``).
@@ -222,13 +242,41 @@ class Bus:
         instance._actorbus_name = name
         try:
             await instance.on_start(cell.context())
+            await self._resume(cell, start_at)
         except BaseException:
             del self._cells[name]
             instance._actorbus_name = None
+            cell.clear()
             raise
         for pattern in patterns:
             self._router.add(pattern, cell)
         return ActorRef(cell, instance)
+
+    async def _resume(self, cell: Cell, start_at: StartAt | None) -> None:
+        # Where the actor starts reading: after its cursor if it has one (a
+        # restart), else where start_at says (by default: only what comes next).
+        log, name = self._log, cell.name
+        known: Callable[[str], bool] | None = getattr(log, "has_cursor", None)
+        if known is not None:
+            cell.on_handled = getattr(log, "commit_cursor_nowait", None)
+        had_cursor = known is not None and known(name)
+        if start_at is None and had_cursor:
+            after: int | None = await log.cursor(name)
+        elif start_at is None or start_at == "latest":
+            after = self._delivered()
+        elif start_at == "earliest":
+            after = None
+        else:
+            after = _first_seq(start_at) - 1
+        if after is not None and after >= self._delivered():
+            cell.cursor = after
+        else:
+            await catch_up(log, cell, after, self._delivered)
+        if known is not None and not had_cursor and cell.on_handled is not None:
+            cell.on_handled(name, cell.cursor)
+
+    def _delivered(self) -> int:
+        return self._log.last_seq if self._sync_log is not None else self._delivery.delivered_seq
 
     @staticmethod
     def _instantiate(actor: type[A] | A, args: tuple[Any, ...]) -> A:
@@ -334,8 +382,18 @@ class Bus:
         self._active += 1
         tg.start_soon(cell.run, name=f"actorbus:{cell.name}")
 
+    async def journal_get(self, key: str) -> bytes | None:
+        """Return a journal entry of the log (see `Context.once`)."""
+        return await self._log.journal_get(key)
+
+    async def journal_put(self, key: str, value: bytes) -> None:
+        """Record a journal entry in the log (see `Context.once`)."""
+        await self._log.journal_put(key, value)
+
     def cell_idle(self, cell: Cell) -> None:
         """A drain task ended (called by the cell)."""
+        if self._sync_log is not None:
+            self._sync_log.commit_cursor_nowait(cell.name, cell.cursor)
         self._active -= 1
         if self._active == 0 and self._idle_event is not None:
             self._idle_event.set()
@@ -489,9 +547,9 @@ class Bus:
         reply_to: str | None,
         causation: str | None,
     ) -> Receipt:
-        # The same steps for a log whose append suspends. Delivery order across
-        # concurrent publishers is then the order appends complete in; a durable
-        # log must complete them in seq order.
+        # The same steps for a log whose append suspends. A log that attached
+        # delivers each envelope itself, in seq order, once durable; otherwise
+        # delivery order across concurrent publishers is the order appends return.
         targets = self._router.route(topic)
         if targets.__class__ is GuardedRoute:
             check_room(targets, topic)
@@ -501,7 +559,11 @@ class Bus:
             self._duplicates += 1
             return receipt
         self._published += 1
-        waits = deliver(env, targets)
+        if self._attach is not None:
+            waits = self._delivery.take_waits(env.seq)
+        else:
+            waits = deliver(env, targets)
+            self._delivery.delivered_seq = env.seq
         if waits is not None:
             await wait_all(waits)
         return receipt
@@ -630,6 +692,12 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for inner in group.exceptions:
         found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
     return found
+
+
+def _first_seq(start_at: object) -> int:
+    if isinstance(start_at, int) and not isinstance(start_at, bool) and start_at >= 1:
+        return start_at
+    raise ValueError(f"start_at must be 'earliest', 'latest' or a seq >= 1, not {start_at!r}")
 
 
 def _no_waiter() -> Waiter[Any]:

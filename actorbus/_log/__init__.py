@@ -10,5 +10,7 @@ from ._dedup import DedupWindow as DedupWindow
 from ._memory import MemoryLog as MemoryLog
 from ._protocol import EventLog as EventLog
 from ._protocol import SyncAppend as SyncAppend
+from ._sqlite import Durability as Durability
+from ._sqlite import SqliteLog as SqliteLog
 
-__all__ = ["DedupWindow", "EventLog", "MemoryLog", "SyncAppend"]
+__all__ = ["DedupWindow", "Durability", "EventLog", "MemoryLog", "SqliteLog", "SyncAppend"]

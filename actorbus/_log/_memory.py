@@ -11,15 +11,14 @@ from collections import deque
 from typing import final
 
 from .._errors import LogTruncated
-from .._ids import SEQ_OFFSET, id_prefix, is_log_id
 from .._message import Envelope, Receipt
-from ._dedup import DedupWindow
+from ._admit import Admission
 
 __all__ = ["MemoryLog"]
 
 
 @final
-class MemoryLog:
+class MemoryLog(Admission):
     """An event log held in memory.
 
     Args:
@@ -31,7 +30,7 @@ class MemoryLog:
     Version added: 0.1
     """
 
-    __slots__ = ("_cursors", "_dedup", "_prefix", "_records", "_seq")
+    __slots__ = ("_cursors", "_journal")
 
     def __init__(
         self,
@@ -42,15 +41,9 @@ class MemoryLog:
     ) -> None:
         if retain < 0:
             raise ValueError(f"retain must be 0 or more records, got {retain}")
-        if not dedup_window > 0:
-            raise ValueError(f"dedup_window must be positive seconds, got {dedup_window}")
-        if dedup_entries < 1:
-            raise ValueError(f"dedup_entries must be at least 1, got {dedup_entries}")
-        self._seq = 0
-        self._prefix = id_prefix()
-        self._dedup = DedupWindow(dedup_entries, dedup_window)
-        self._records: deque[Envelope] = deque(maxlen=retain)
+        super().__init__(deque(maxlen=retain), dedup_entries, dedup_window)
         self._cursors: dict[str, int] = {}
+        self._journal: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"MemoryLog(last_seq={self._seq}, retained={len(self._records)})"
@@ -62,49 +55,12 @@ class MemoryLog:
         """Nothing to release."""
 
     @property
-    def last_seq(self) -> int:
-        """The seq of the newest record (0 for an empty log)."""
-        return self._seq
-
-    @property
     def first_seq(self) -> int:
         """The seq of the oldest record still retained (``last_seq + 1`` if none)."""
         return self._records[0].seq if self._records else self._seq + 1
 
-    def append_nowait(self, env: Envelope) -> Receipt:
-        """Append ``env`` at once; see `EventLog.append`."""
-        seq = self._seq + 1
-        msg_id = env.id
-        window = self._dedup
-        if msg_id:
-            original = self._own_seq(msg_id, env.timestamp)
-            if original is None:
-                original = window.check(msg_id, seq, env.timestamp)
-            if original is not None:
-                return Receipt(original, msg_id, True)
-        else:
-            env.id = msg_id = self._prefix + str(seq + SEQ_OFFSET)
-            if env.timestamp >= window.next_mark:
-                window.note(seq, env.timestamp)
-            else:
-                window.last_seq = seq
-        self._seq = env.seq = seq
-        self._records.append(env)
-        return Receipt(seq, msg_id, False)
-
-    def _own_seq(self, msg_id: str, now: float) -> int | None:
-        # A caller may pass back an id this log generated: it is a duplicate if
-        # its seq is still inside the window. An id of this log's shape for a seq
-        # not appended yet would later collide with a generated one: refused.
-        seq = is_log_id(msg_id, self._prefix)
-        if seq is None:
-            return None
-        if seq > self._seq:
-            raise ValueError(
-                f"key {msg_id!r} has the shape of an id this log generates, for a message "
-                "it has not appended; pick a key of your own, or actorbus.new_id()"
-            )
-        return seq if self._dedup.covers(seq, now) else None
+    append_nowait = Admission.admit
+    """Append ``env`` at once; see `EventLog.append`."""
 
     async def append(self, env: Envelope) -> Receipt:
         """See `EventLog.append`."""
@@ -133,3 +89,11 @@ class MemoryLog:
     async def commit_cursor(self, consumer: str, seq: int) -> None:
         """See `EventLog.commit_cursor`."""
         self._cursors[consumer] = seq
+
+    async def journal_get(self, key: str) -> bytes | None:
+        """See `EventLog.journal_get`."""
+        return self._journal.get(key)
+
+    async def journal_put(self, key: str, value: bytes) -> None:
+        """See `EventLog.journal_put`."""
+        self._journal.setdefault(key, value)

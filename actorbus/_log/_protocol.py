@@ -2,8 +2,14 @@
 
 A log gives each appended envelope the next seq (1, 2, 3, ... with no gaps), drops
 an envelope whose id it has seen within its dedup window (answering with the
-original seq), returns records from a seq on, and keeps a cursor per consumer: the
-last seq that consumer finished handling.
+original seq), returns records from a seq on, keeps a cursor per consumer (the
+last seq that consumer finished handling), and a journal of side-effect results
+(see `Context.once`).
+
+A log that writes asynchronously may also offer ``attach(deliver)``: it then calls
+``deliver(envelope)`` for each appended envelope, in seq order, once it is durable
+(before the append returns), and the bus delivers through it so that mailboxes
+receive envelopes in seq order whatever order the publishers wake up in.
 """
 
 from __future__ import annotations
@@ -57,6 +63,17 @@ class EventLog(Protocol):
 
     async def commit_cursor(self, consumer: str, seq: int) -> None:
         """Record that ``consumer`` has handled everything up to ``seq``."""
+        ...
+
+    async def journal_get(self, key: str) -> bytes | None:
+        """Return the result recorded under ``key`` by `journal_put`, or None."""
+        ...
+
+    async def journal_put(self, key: str, value: bytes) -> None:
+        """Record ``value`` under ``key`` (once: a second put of a key is ignored).
+
+        Durable logs return once the record is as durable as an append.
+        """
         ...
 
     @property
