@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, final
+from typing import Any, Self, TypeVar, final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -37,7 +37,7 @@ from .._message import DeadLetter, Envelope, Message, Receipt
 from .._topic import validate_topic
 from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
-from ._durable import Delivery, catch_up
+from ._durable import Delivery, StartAt, resume
 from ._ref import ActorRef, actor_statistics
 from ._router import GuardedRoute, Router
 from ._stamp import patterns_for, stamp, valid_key
@@ -46,7 +46,6 @@ from ._stats import BusStatistics
 __all__ = ["Bus"]
 
 A = TypeVar("A", bound=Actor)
-StartAt = Literal["earliest", "latest"] | int
 
 _log = logging.getLogger("actorbus.bus")
 _MESSAGE: type = Message  # typed loosely so the hot path may check what typing promises
@@ -253,27 +252,7 @@ class Bus:
         return ActorRef(cell, instance)
 
     async def _resume(self, cell: Cell, start_at: StartAt | None) -> None:
-        # Where the actor starts reading: after its cursor if it has one (a
-        # restart), else where start_at says (by default: only what comes next).
-        log, name = self._log, cell.name
-        known: Callable[[str], bool] | None = getattr(log, "has_cursor", None)
-        if known is not None:
-            cell.on_handled = getattr(log, "commit_cursor_nowait", None)
-        had_cursor = known is not None and known(name)
-        if start_at is None and had_cursor:
-            after: int | None = await log.cursor(name)
-        elif start_at is None or start_at == "latest":
-            after = self._delivered()
-        elif start_at == "earliest":
-            after = None
-        else:
-            after = _first_seq(start_at) - 1
-        if after is not None and after >= self._delivered():
-            cell.cursor = after
-        else:
-            await catch_up(log, cell, after, self._delivered)
-        if known is not None and not had_cursor and cell.on_handled is not None:
-            cell.on_handled(name, cell.cursor)
+        await resume(self._log, cell, start_at, self._delivered)
 
     def _delivered(self) -> int:
         return self._log.last_seq if self._sync_log is not None else self._delivery.delivered_seq
@@ -692,12 +671,6 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for inner in group.exceptions:
         found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
     return found
-
-
-def _first_seq(start_at: object) -> int:
-    if isinstance(start_at, int) and not isinstance(start_at, bool) and start_at >= 1:
-        return start_at
-    raise ValueError(f"start_at must be 'earliest', 'latest' or a seq >= 1, not {start_at!r}")
 
 
 def _no_waiter() -> Waiter[Any]:

@@ -14,7 +14,7 @@ restart) before it is subscribed to new ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import final
+from typing import Literal, final
 
 import anyio
 
@@ -26,7 +26,10 @@ from .._topic import TopicIndex
 from ._delivery import deliver
 from ._router import Router
 
-__all__ = ["Delivery", "catch_up"]
+__all__ = ["Delivery", "StartAt", "catch_up", "resume"]
+
+StartAt = Literal["earliest", "latest"] | int
+"""Where a spawned actor starts reading the log: see `Bus.spawn`."""
 
 _PAGE = 512
 _MAX_HELD = 10_000  # backpressure lists kept for publishers that stopped waiting
@@ -91,3 +94,39 @@ async def _read(log: EventLog, from_seq: int, earliest: bool) -> list[Envelope]:
         if not earliest:
             raise
         return await log.read(exc.first_seq, _PAGE)
+
+
+async def resume(
+    log: EventLog, cell: Cell, start_at: StartAt | None, delivered: Callable[[], int]
+) -> None:
+    """Catch ``cell`` up from where it should start reading, before it is subscribed.
+
+    That is after its cursor if it has one in a durable log (a restart: what it had
+    not finished is handled now, what it had is not), else where ``start_at`` says
+    (by default: only what comes next). A durable log gets the cursor at once.
+    """
+    name = cell.name
+    known: Callable[[str], bool] | None = getattr(log, "has_cursor", None)
+    if known is not None:
+        cell.on_handled = getattr(log, "commit_cursor_nowait", None)
+    had_cursor = known is not None and known(name)
+    if start_at is None and had_cursor:
+        after: int | None = await log.cursor(name)
+    elif start_at is None or start_at == "latest":
+        after = delivered()
+    elif start_at == "earliest":
+        after = None
+    else:
+        after = _first_seq(start_at) - 1
+    if after is not None and after >= delivered():
+        cell.cursor = after
+    else:
+        await catch_up(log, cell, after, delivered)
+    if known is not None and not had_cursor and cell.on_handled is not None:
+        cell.on_handled(name, cell.cursor)
+
+
+def _first_seq(start_at: object) -> int:
+    if isinstance(start_at, int) and not isinstance(start_at, bool) and start_at >= 1:
+        return start_at
+    raise ValueError(f"start_at must be 'earliest', 'latest' or a seq >= 1, not {start_at!r}")
