@@ -3,8 +3,8 @@
 An idle actor holds no task and no queue. When its mailbox gets work the cell asks
 the bus to start one drain task, which handles messages in seq order (or starts
 them in seq order, up to ``concurrency`` at a time) and ends when the mailbox is
-empty again. Before it ends it yields once, so a peer that answers at once (an ask
-in a loop) finds the task still running instead of paying for a new one.
+empty again. Before it ends it yields (once on asyncio, twice on Trio), so a peer that answers at
+once (an ask in a loop) finds the task still running instead of paying for a new one.
 
 Supervision: a handler that raises is retried with backoff up to the actor's
 ``max_retries``; then the message becomes a `DeadLetter` on ``_dead.<actor>`` (and,
@@ -165,7 +165,12 @@ class Cell(Mailbox):
                 if count == _BATCH:
                     count = 0
                     await checkpoint()
-            await checkpoint()  # linger one turn: an answer may bring more work
+            # Linger: an answer just sent may bring more work at once. Trio runs
+            # each batch of ready tasks in a shuffled order, so there the peer
+            # may need a second turn to reach us.
+            await checkpoint()
+            if not items and self.runtime.linger_twice:
+                await checkpoint()
             if self.finish():
                 return
 

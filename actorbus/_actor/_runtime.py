@@ -81,3 +81,6 @@ class Runtime(Protocol):
 
     checkpoint: Callable[[], Awaitable[None]]
     """Let other tasks run, and deliver a pending cancellation."""
+
+    linger_twice: bool
+    """Whether a drain task should yield twice before it ends (Trio's shuffled runs)."""

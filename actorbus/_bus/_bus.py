@@ -106,6 +106,7 @@ class Bus:
             "anyio", anyio.lowlevel.checkpoint, _no_waiter, anyio.current_time
         )
         self.checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
+        self.linger_twice = False
 
     def __repr__(self) -> str:
         return f"Bus(state={self._state.value!r}, actors={len(self._cells)}, log={self._log!r})"
@@ -122,6 +123,7 @@ class Bus:
             raise BusClosed(self._state.value, "enter the bus again")
         self._primitives = primitives()
         self.checkpoint = self._primitives.checkpoint
+        self.linger_twice = self._primitives.library == "trio"
         await self._log.open()
         self._delivery.delivered_seq = self._log.last_seq  # what was logged before is history
         if self._attach is not None:
