@@ -14,7 +14,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar, final
 
-__all__ = ["Primitives", "Waiter", "current_library", "primitives"]
+__all__ = ["Gate", "Primitives", "Waiter", "current_library", "gate", "primitives"]
 
 T = TypeVar("T")
 
@@ -37,6 +37,69 @@ class Waiter(Protocol[T]):
             TimeoutError: no value within ``timeout`` seconds.
         """
         ...
+
+
+class Gate(Protocol):
+    """A one-shot gate many tasks wait on until one opens it."""
+
+    def open(self) -> None:
+        """Let every waiting (and future) waiter through."""
+        ...
+
+    async def wait(self) -> None:
+        """Return once the gate is open."""
+        ...
+
+
+@final
+class _AsyncioGate:
+    # One future per waiter (a cancelled waiter must not cancel the others), kept
+    # in a list that is never searched: asyncio.Event removes each waiter from a
+    # deque, which is quadratic when a hundred wait on one event.
+    __slots__ = ("_loop", "_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._open = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def open(self) -> None:
+        self._open = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self) -> None:
+        if self._open:
+            return
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+
+def gate() -> Gate:
+    """Return a new gate for the async library running this task."""
+    if current_library() == "asyncio":
+        return _AsyncioGate()
+    import trio
+
+    event = trio.Event()
+    return _TrioGate(event)
+
+
+@final
+class _TrioGate:
+    __slots__ = ("_event",)
+
+    def __init__(self, event: Any) -> None:
+        self._event = event
+
+    def open(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 def current_library() -> str:

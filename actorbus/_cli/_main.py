@@ -1,8 +1,10 @@
-"""Argument parsing and the ``run`` command."""
+"""Argument parsing, dispatch, and the ``run`` command."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -11,9 +13,12 @@ import anyio
 
 from .._bus import Bus, BusStatistics
 from .._errors import ActorbusError
+from .._log import SqliteLog
+from .._log._reader import LogReader
 from .._message import Request, Response
 from .._version import __version__
 from ._demo import Monitor, team
+from ._log_cmd import add_log_parser
 
 __all__ = ["main"]
 
@@ -32,25 +37,56 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="async library"
     )
+    run.add_argument(
+        "--log", default="actorbus.db", help="the log file to write (default ./actorbus.db)"
+    )
+    run.set_defaults(handler=_run)
+    add_log_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``actorbus`` command; return its exit status."""
     args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return anyio.run(_run, args, backend=args.backend)
+        return handler(args)
     except ActorbusError as exc:
         print(f"actorbus: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read our output stopped (`| head`): end quietly, and keep Python
+        # from failing again when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # such as a --log path in a directory that does not exist
+        print(f"actorbus: {exc}", file=sys.stderr)
+        return 1
 
 
-async def _run(args: argparse.Namespace) -> int:
-    say = _printer(quiet=args.quiet)
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    async with Bus() as bus:
+    reply, stats, before = anyio.run(_run_team, args, backend=args.backend)
+    elapsed = time.perf_counter() - started
+    if args.quiet:
+        print(reply.content)
+        return 0
+    print(f"\nanswer ({reply.data.get('rounds')} review round(s)):\n  {reply.content}\n")
+    print(_table(stats))
+    print(f"\n{stats.published} messages in {elapsed * 1000:.1f} ms, logged to {args.log}")
+    request_id = _first_request(args.log, before)
+    if request_id is not None:
+        command = shlex.join(["actorbus", "log", "trace", args.log, request_id])
+        print(f"see how the task was handled: {command}")
+    return 0
+
+
+async def _run_team(args: argparse.Namespace) -> tuple[Response, BusStatistics, int]:
+    say = _printer(quiet=args.quiet)
+    async with Bus(log=SqliteLog(args.log)) as bus:
+        before = bus.log.last_seq  # the file may hold earlier runs
         await bus.spawn(Monitor, say, name="monitor")
         for actor, name in team():
             await bus.spawn(actor, name=name)
@@ -58,15 +94,15 @@ async def _run(args: argparse.Namespace) -> int:
         reply = await bus.ask("team.task", Request(action="solve", content=args.task), args.timeout)
         await bus.drain()
         stats = bus.statistics()
-    elapsed = time.perf_counter() - started
     assert isinstance(reply, Response)
-    if args.quiet:
-        print(reply.content)
-        return 0
-    print(f"\nanswer ({reply.data.get('rounds')} review round(s)):\n  {reply.content}\n")
-    print(_table(stats))
-    print(f"\n{stats.last_seq} messages in {elapsed * 1000:.1f} ms (in-memory log)")
-    return 0
+    return reply, stats, before
+
+
+def _first_request(path: str, after: int) -> str | None:
+    # The ask is this run's first record on team.task: the root of its trace.
+    with LogReader(path) as reader:
+        found = (r.id for r in reader.records(after + 1) if r.topic == "team.task")
+        return next(found, None)
 
 
 def _printer(*, quiet: bool) -> Callable[[str], None]:

@@ -33,6 +33,7 @@ from typing import Any, Literal, final
 import anyio
 from anyio.abc import TaskGroup
 
+from .._backend import Gate, gate
 from .._codec import MessageCodec
 from .._errors import LogFileError, UndecodableRecord
 from .._message import Envelope, Receipt, Undecodable
@@ -53,12 +54,25 @@ Deliver = Callable[[Envelope], None]
 class _Batch:
     """Envelopes (and cursor and journal updates) written in one transaction."""
 
-    __slots__ = ("done", "envelopes", "error")
+    __slots__ = ("_done", "envelopes", "error")
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
-        self.done = anyio.Event()
+        self._done: Gate | None = None  # made in the event loop, on first use
         self.error: BaseException | None = None
+
+    def _gate(self) -> Gate:
+        if self._done is None:
+            self._done = gate()
+        return self._done
+
+    async def wait(self) -> None:
+        """Return once the batch is written (or failed: see `error`)."""
+        await self._gate().wait()
+
+    def finish(self) -> None:
+        """Release everyone waiting on the batch."""
+        self._gate().open()
 
 
 @final
@@ -236,14 +250,16 @@ class SqliteLog(Admission):
             if self._deliver is not None:
                 self._deliver(env)
             return receipt
-        await batch.done.wait()
+        await batch.wait()
         if batch.error is not None:
             raise batch.error
         return receipt
 
     def _poke(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+        wake = self._wake
+        if wake is not None:  # once per sleep: the flusher is woken, not re-woken
+            self._wake = None
+            wake.set()
 
     async def _flush_forever(self) -> None:
         while True:
@@ -253,7 +269,6 @@ class SqliteLog(Admission):
                     return
                 self._wake = anyio.Event()
                 await self._wake.wait()
-                self._wake = None
                 continue
             await self._flush()
 
@@ -285,7 +300,7 @@ class SqliteLog(Admission):
                     self._deliver(env)
         finally:
             self._writing = None
-            batch.done.set()
+            batch.finish()
 
     def _fail(self, batch: _Batch, exc: BaseException) -> None:
         self._failure = LogFileError(
@@ -442,6 +457,6 @@ class SqliteLog(Admission):
         batch = self._batch
         self._seal()
         self._poke()
-        await batch.done.wait()
+        await batch.wait()
         if batch.error is not None:
             raise batch.error

@@ -1,0 +1,413 @@
+"""The ``actorbus log`` commands: look into a `SqliteLog` file without changing it.
+
+``show`` lists records as a table, ``tail`` prints the newest (and, with ``-f``,
+follows new commits by another process), ``stats`` counts records and shows each
+consumer's cursor and lag, ``trace`` draws the causation tree under a message, and
+``replay`` publishes a seq range into a fresh in-memory bus whose monitor prints
+every message. Payloads are printed as compact JSON with secret-looking values
+redacted (see `redact`). Every command reads through `LogReader`, which opens the
+file read-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import anyio
+import msgspec
+
+from .._actor import Actor, Context
+from .._bus import Bus
+from .._codec import MessageCodec
+from .._errors import UndecodableRecord
+from .._log._reader import LogReader, Record, plain_payload, redact
+from .._message import Message
+from .._topic import topic_matches, validate_pattern
+
+# The demo team's message classes must be defined for `replay` to decode the
+# records `actorbus run` writes; importing the module defines them.
+from . import _demo as _demo
+
+__all__ = ["add_log_parser"]
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_HEADER = ("seq", "time", "topic", "type", "sender", "id")
+_FOLLOW_WIDTHS = (6, 23, 20, 16, 12, 0)  # minimum column widths while following
+
+
+def add_log_parser(commands: Subcommands) -> None:
+    """Add ``log`` and its subcommands to the ``actorbus`` parser's ``commands``."""
+    log = commands.add_parser(
+        "log",
+        help="inspect a durable log file (read-only)",
+        description="Inspect an actorbus log file (SqliteLog). The file is only read.",
+    )
+    sub = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")
+    _add_show(sub)
+    _add_tail(sub)
+    _add_stats(sub)
+    _add_trace(sub)
+    _add_replay(sub)
+
+
+def _add_show(sub: Subcommands) -> None:
+    show = sub.add_parser("show", help="a table of records, filtered")
+    _add_path(show)
+    _add_filters(show)
+    show.add_argument("--from", dest="from_seq", type=int, default=1, help="first seq")
+    show.add_argument("--to", dest="to_seq", type=int, help="last seq")
+    show.add_argument("--limit", type=int, default=1000, help="most rows (default 1000)")
+    show.set_defaults(handler=_show)
+
+
+def _add_tail(sub: Subcommands) -> None:
+    tail = sub.add_parser("tail", help="the newest records; -f to follow new ones")
+    _add_path(tail)
+    _add_filters(tail)
+    tail.add_argument("-n", "--lines", type=int, default=10, help="how many (default 10)")
+    tail.add_argument("-f", "--follow", action="store_true", help="print new records as committed")
+    tail.add_argument("--interval", type=float, default=0.2, help=argparse.SUPPRESS)
+    tail.add_argument("--max-records", type=int, help=argparse.SUPPRESS)
+    tail.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    tail.set_defaults(handler=_tail)
+
+
+def _add_stats(sub: Subcommands) -> None:
+    stats = sub.add_parser("stats", help="counts per topic, type and sender; cursors and lag")
+    _add_path(stats)
+    stats.set_defaults(handler=_stats)
+
+
+def _add_trace(sub: Subcommands) -> None:
+    trace = sub.add_parser("trace", help="the causation tree under one message")
+    _add_path(trace)
+    trace.add_argument("id", help="the message id (or its seq)")
+    _add_payload(trace)
+    trace.set_defaults(handler=_trace)
+
+
+def _add_replay(sub: Subcommands) -> None:
+    replay = sub.add_parser("replay", help="publish records again into a fresh in-memory bus")
+    _add_path(replay)
+    replay.add_argument("--from", dest="from_seq", type=int, required=True, help="first seq")
+    replay.add_argument("--to", dest="to_seq", type=int, help="last seq (default: the newest)")
+    replay.add_argument("--width", type=int, default=160, help="payload characters to show")
+    replay.set_defaults(handler=_replay)
+
+
+def _add_path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="the log file (as given to SqliteLog or `run --log`)")
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topic", help="only topics matching this pattern ('team.*', 'team.>')")
+    parser.add_argument("--type", help="only messages with this type tag")
+    _add_payload(parser)
+
+
+def _add_payload(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--payload", action="store_true", help="show payloads as JSON")
+    parser.add_argument("--width", type=int, default=160, help="payload characters to show")
+
+
+# -- formatting ---------------------------------------------------------------------
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).isoformat(timespec="milliseconds")
+
+
+def _cells(record: Record) -> tuple[str, ...]:
+    sender = record.sender or "-"
+    return (str(record.seq), _when(record.timestamp), record.topic, record.type, sender, record.id)
+
+
+def _line(cells: Iterable[str], widths: Iterable[int]) -> str:
+    # The seq is right-aligned, the rest left-aligned; no trailing spaces.
+    parts = [
+        cell.rjust(width) if i == 0 else cell.ljust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    ]
+    return "  ".join(parts).rstrip()
+
+
+def _json(data: Any, width: int) -> str:
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "type"}  # the type column says it
+    try:
+        text = msgspec.json.encode(data).decode()
+    except (msgspec.EncodeError, TypeError):
+        text = repr(data)
+    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
+
+
+def _payload(record: Record, width: int) -> str:
+    try:
+        return _json(plain_payload(record.payload), width)
+    except msgspec.DecodeError as exc:
+        return f"<undecodable payload: {exc}>"
+
+
+def _rows(records: list[Record], widths: list[int], payload: int | None) -> Iterator[str]:
+    yield _line(_HEADER, widths) + ("  payload" if payload is not None else "")
+    for record in records:
+        yield _row(record, widths, payload)
+
+
+def _row(record: Record, widths: list[int], payload: int | None) -> str:
+    line = _line(_cells(record), widths)
+    return line if payload is None else f"{line}  {_payload(record, payload)}"
+
+
+def _widths(records: list[Record], minimum: Iterable[int] = (0,) * len(_HEADER)) -> list[int]:
+    rows = [_HEADER, *map(_cells, records)]
+    return [max(low, *(len(row[i]) for row in rows)) for i, low in enumerate(minimum)]
+
+
+def _matching(records: Iterable[Record], pattern: str | None) -> Iterator[Record]:
+    if pattern is None:
+        yield from records
+    else:
+        yield from (r for r in records if topic_matches(pattern, r.topic))
+
+
+def _payload_width(args: argparse.Namespace) -> int | None:
+    return int(args.width) if args.payload else None
+
+
+def _pattern(args: argparse.Namespace) -> str | None:
+    return None if args.topic is None else validate_pattern(args.topic)
+
+
+# -- show and tail ------------------------------------------------------------------
+
+
+def _show(args: argparse.Namespace) -> int:
+    pattern = _pattern(args)
+    with LogReader(args.path) as reader:
+        records = reader.records(args.from_seq, args.to_seq, type=args.type)
+        found = list(itertools.islice(_matching(records, pattern), args.limit + 1))
+    shown = found[: args.limit]
+    for line in _rows(shown, _widths(shown), _payload_width(args)):
+        print(line)
+    if len(found) > len(shown):
+        after = shown[-1].seq
+        print(f"... more records after seq {after}: continue with --from {after + 1}")
+    elif not shown:
+        print("(no records match)")
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    pattern = _pattern(args)
+    with LogReader(args.path) as reader:
+        last = reader.last_seq()  # first: a commit landing meanwhile is followed, not lost
+        newest = reader.records(1, last, type=args.type, newest_first=True)
+        backlog = list(itertools.islice(_matching(newest, pattern), max(args.lines, 0)))[::-1]
+        widths = _widths(backlog, _FOLLOW_WIDTHS)
+        for line in _rows(backlog, widths, _payload_width(args)):
+            print(line, flush=args.follow)
+        if args.follow:
+            _follow(reader, args, pattern, last, widths)
+    return 0
+
+
+def _follow(
+    reader: LogReader, args: argparse.Namespace, pattern: str | None, after: int, widths: list[int]
+) -> None:
+    # Poll until Ctrl-C (or the hidden --max-records/--duration). Between polls the
+    # file is closed, so a writer that stops can remove its -wal and -shm files.
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    left: int | None = args.max_records
+    reader.close()
+    while (left is None or left > 0) and (deadline is None or time.monotonic() < deadline):
+        time.sleep(args.interval)
+        reader.reopen()  # sees new commits, and joins a writer that started since
+        try:
+            after, left = _print_new(reader, args, pattern, after, widths, left)
+        finally:
+            reader.close()
+
+
+def _print_new(
+    reader: LogReader,
+    args: argparse.Namespace,
+    pattern: str | None,
+    after: int,
+    widths: list[int],
+    left: int | None,
+) -> tuple[int, int | None]:
+    # Print the matching records after seq `after`, at most `left` of them.
+    for record in reader.records(after + 1, type=args.type):
+        after = record.seq
+        if pattern is None or topic_matches(pattern, record.topic):
+            print(_row(record, widths, _payload_width(args)), flush=True)
+            left = None if left is None else left - 1
+            if left == 0:
+                break
+    return after, left
+
+
+# -- stats --------------------------------------------------------------------------
+
+
+def _stats(args: argparse.Namespace) -> int:
+    with LogReader(args.path) as reader:
+        summary = reader.summary()
+        counts = {column: reader.counts(column) for column in ("topic", "type", "sender")}
+        cursors = reader.cursors()
+    print(f"log      {args.path}")
+    if summary.first is None or summary.last is None:
+        print("records  0")
+    else:
+        first, last = summary.first, summary.last
+        print(f"records  {summary.count} (seq {first.seq} to {last.seq})")
+        print(f"first    seq {first.seq} at {_when(first.timestamp)}")
+        print(f"last     seq {last.seq} at {_when(last.timestamp)}")
+    for column, found in counts.items():
+        print()
+        _print_table([(column, "count"), *((name, str(n)) for name, n in found.items())])
+    last_seq = summary.last.seq if summary.last is not None else 0
+    print()
+    if not cursors:
+        print("(no consumer has committed a cursor)")
+        return 0
+    rows = [(name, str(seq), str(last_seq - seq)) for name, seq in cursors.items()]
+    _print_table([("consumer", "cursor", "lag"), *rows])
+    print("(lag: records after the cursor, including ones the consumer does not subscribe to)")
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+
+
+# -- trace --------------------------------------------------------------------------
+
+
+def _trace(args: argparse.Namespace) -> int:
+    with LogReader(args.path) as reader:
+        root = reader.find(args.id)
+        if root is None and args.id.isdigit():
+            root = reader.at(int(args.id))
+        if root is None:
+            print(f"actorbus: no record with id {args.id!r} in {args.path}", file=sys.stderr)
+            return 1
+        for line in _tree(reader, root, _payload_width(args)):
+            print(line)
+    if root.causation is not None:
+        print(f"(it was caused by {root.causation}: trace that id to see more)")
+    return 0
+
+
+def _tree(reader: LogReader, root: Record, payload: int | None) -> Iterator[str]:
+    # Depth first, children in seq order; iterative, so a long chain of causes
+    # cannot exhaust the recursion limit. Each id is drawn once.
+    seen = {root.id}
+    stack = [(root, "", "")]  # a record, the prefix of its line, of its children's
+    while stack:
+        record, lead, indent = stack.pop()
+        yield lead + _node(record, root.timestamp, payload)
+        children = [c for c in reader.caused_by(record.id) if c.id not in seen]
+        seen.update(c.id for c in children)
+        for i, child in reversed(list(enumerate(children))):
+            last = i == len(children) - 1
+            branch, rest = ("`-- ", "    ") if last else ("|-- ", "|   ")
+            stack.append((child, indent + branch, indent + rest))
+
+
+def _node(record: Record, start: float, payload: int | None) -> str:
+    offset = (record.timestamp - start) * 1000
+    line = (
+        f"{record.seq}  {record.topic}  {record.type}  {record.sender or '-'}  "
+        f"{record.id}  +{offset:.1f}ms"
+    )
+    return line if payload is None else f"{line}  {_payload(record, payload)}"
+
+
+# -- replay -------------------------------------------------------------------------
+
+
+class _ReplayMonitor(Actor):
+    """Prints each replayed message: its original seq, sender, topic, type and payload."""
+
+    subscribe = (">",)
+    max_retries = 0
+
+    def __init__(self, origin: dict[str, int], width: int) -> None:
+        self._origin = origin  # message id -> seq in the file
+        self._width = width
+        self.broken = False  # stdout was closed (`| head`): stop replaying
+
+    async def on_message(self, msg: Message, ctx: Context) -> None:
+        env = ctx.envelope
+        data = redact(msgspec.to_builtins(msg))
+        seq = self._origin.get(env.id, env.seq)
+        try:
+            print(_replayed(seq, env.sender, env.topic, env.type, _json(data, self._width)))
+        except BrokenPipeError:
+            self.broken = True
+
+
+def _replayed(seq: int, sender: str | None, topic: str, type_: str, text: str) -> str:
+    return f"seq={seq:<5} {sender or '-':<12} -> {topic:<20} {type_:<16} {text}"
+
+
+def _decode(codec: MessageCodec, record: Record) -> Message | str:
+    # The message, or why it cannot be one. This is a debugging tool: the codec
+    # failing in a way of its own is reported the same way, not as a traceback.
+    try:
+        return codec.decode(record.type, record.payload, record.seq)
+    except UndecodableRecord as exc:
+        return exc.reason
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _replay(args: argparse.Namespace) -> int:
+    with LogReader(args.path) as reader:
+        records = reader.records(args.from_seq, args.to_seq)
+        done, undecodable = anyio.run(_replay_into_bus, records, int(args.width))
+    print(
+        f"\nreplayed {done} record(s) from seq {args.from_seq} into a fresh in-memory bus; "
+        f"{undecodable} undecodable"
+    )
+    return 0
+
+
+async def _replay_into_bus(records: Iterable[Record], width: int) -> tuple[int, int]:
+    origin: dict[str, int] = {}
+    monitor = _ReplayMonitor(origin, width)
+    codec = MessageCodec()
+    done = undecodable = 0
+    async with Bus() as bus:
+        await bus.spawn(monitor, name="replay-monitor")
+        for record in records:
+            if monitor.broken:
+                raise BrokenPipeError
+            msg = _decode(codec, record)
+            if isinstance(msg, str):
+                await bus.drain()  # what came before is printed first
+                print(_replayed(record.seq, record.sender, record.topic, record.type, "-"))
+                print(f"      undecodable, skipped: {msg}")
+                undecodable += 1
+                continue
+            origin[record.id] = record.seq
+            await bus.publish_from(
+                record.topic, msg, record.id, record.sender, record.correlation_id, record.causation
+            )
+            done += 1
+        await bus.drain()
+    return done, undecodable
