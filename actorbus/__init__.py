@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
+import msgspec
+
 from ._actor import Actor as Actor
 from ._actor import Context as Context
 from ._backoff import backoff_delay as backoff_delay
@@ -106,9 +108,13 @@ __all__ = [
 
 
 def _fix_module_names() -> None:
-    # Show public names as actorbus.X in reprs, tracebacks and docs.
+    # Show public names as actorbus.X in reprs, tracebacks and docs. Not msgspec
+    # Structs: msgspec and typing resolve their (postponed) annotations in the
+    # module named by __module__, which must stay the defining one.
     for name in __all__:
         obj = globals()[name]
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+            continue
         if isinstance(obj, type) or callable(obj):
             with contextlib.suppress(AttributeError, TypeError):
                 obj.__module__ = __name__

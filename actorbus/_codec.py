@@ -48,7 +48,7 @@ class MessageCodec:
         cls = self._class(tag, seq)
         try:
             return self._decode(cls, payload, seq)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError) as exc:
             raise UndecodableRecord(seq, tag, f"the payload does not fit {tag}: {exc}") from exc
 
     def _class(self, tag: str, seq: int) -> type[Message]:

@@ -46,9 +46,11 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
         LogFileError: the file is not an SQLite database, not an actorbus log, of a
             newer schema, or damaged.
     """
-    created = _create(path)
-    if not created:
-        _check_header(path)
+    try:
+        if not _create(path):
+            _check_header(path)
+    except OSError as exc:
+        raise LogFileError(str(path), f"it cannot be opened as a file ({exc})") from exc
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
@@ -91,7 +93,7 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
     application_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if application_id == 0 and tables == 0:
+    if application_id == 0 and tables == 0 and version == 0:
         conn.executescript(
             f"BEGIN; {_SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
             f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"

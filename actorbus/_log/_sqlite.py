@@ -167,6 +167,7 @@ class SqliteLog(Admission):
         """
         if self._conn is not None:
             raise RuntimeError("this SqliteLog is already open")
+        self._closing = False
         self._conn = await anyio.to_thread.run_sync(
             connect, self._path, _SYNCHRONOUS[self._durability]
         )
@@ -351,12 +352,16 @@ class SqliteLog(Admission):
             LogFileError: the file turned out to be damaged.
         """
         from_seq = max(from_seq, 1)
+        # Taken before the SELECT: a batch that commits meanwhile is then in one
+        # or the other (or both, and counted once).
+        unwritten = self._unwritten(from_seq) if self._durability != "commit" else []
         try:
             found = await anyio.to_thread.run_sync(self._select, from_seq, limit)
         except sqlite3.DatabaseError as exc:
             raise LogFileError(str(self._path), damaged(exc)) from exc
-        if self._durability != "commit" and len(found) < limit:
-            found.extend(self._unwritten(max(from_seq, found[-1].seq + 1 if found else 0)))
+        if len(found) < limit:
+            last = found[-1].seq if found else from_seq - 1
+            found.extend(env for env in unwritten if env.seq > last)
             del found[limit:]
         return found
 
