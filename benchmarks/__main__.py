@@ -33,7 +33,9 @@ DEFAULT_REPEAT = 5
 
 
 def _scenario(value: str) -> str:
-    name = value.removeprefix("bench_").removesuffix(".py")
+    name = value.removesuffix(".py")
+    modules = {module: scenario for scenario, module in SCENARIOS.items()}
+    name = modules.get(name, modules.get(f"bench_{name}", name))
     if name not in SCENARIOS:
         raise argparse.ArgumentTypeError(
             f"unknown scenario {value!r}; choose from {', '.join(SCENARIOS)}"
@@ -81,7 +83,8 @@ def _add_workload_options(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=None,
         help=f"workload scale (default {DEFAULT_MESSAGES:,}): 1->1 messages and fan-out "
-        "deliveries; asks = N/10; actors = N/20",
+        "deliveries; asks = N/10; actors = N/20; durable appends = N/100, N/10, N/2 "
+        "for 1, 10, 100 publishers",
     )
     add(
         "--quick",

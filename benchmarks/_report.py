@@ -135,7 +135,7 @@ def _sites(key: str, sites: list[dict[str, Any]]) -> list[str]:
 def _method(summaries: Sequence[ScenarioSummary]) -> list[str]:
     lines: list[str] = []
     for s in summaries:
-        path = _HERE / f"bench_{s.scenario}.py"
+        path = _HERE / f"bench_{s.scenario.replace('-', '_')}.py"
         if not path.exists():
             continue
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 __all__ = ["Better", "Metric", "ScenarioResult", "Target", "TargetKind"]
 
 Better = Literal["higher", "lower"]
-TargetKind = Literal["ratio_min", "ratio_max", "actorbus_max"]
+TargetKind = Literal["ratio_min", "ratio_max", "actorbus_max", "actorbus_min"]
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,9 @@ class Target:
 
     Attributes:
         kind: ``ratio_min`` (actorbus/baseline must be at least ``value``),
-            ``ratio_max`` (at most ``value``), or ``actorbus_max`` (the actorbus
-            figure itself must be at most ``value``, in the metric's unit).
+            ``ratio_max`` (at most ``value``), ``actorbus_max`` (the actorbus
+            figure itself must be at most ``value``, in the metric's unit), or
+            ``actorbus_min`` (the actorbus figure must be more than ``value``).
         value: the threshold.
     """
 
@@ -36,6 +37,8 @@ class Target:
             return f">= {self.value:g}x raw"
         if self.kind == "ratio_max":
             return f"<= {self.value:g}x raw"
+        if self.kind == "actorbus_min":
+            return f"> {self.value:,g} {unit}"
         return f"<= {self.value:g} {unit}"
 
     def met(self, actorbus: float, ratio: float) -> bool:
@@ -44,6 +47,8 @@ class Target:
             return ratio >= self.value
         if self.kind == "ratio_max":
             return ratio <= self.value
+        if self.kind == "actorbus_min":
+            return actorbus > self.value
         return actorbus <= self.value
 
 

@@ -28,6 +28,8 @@ SCENARIOS = {
     "fanout": "bench_fanout",
     "ask": "bench_ask",
     "actors": "bench_actors",
+    "sqlite": "bench_sqlite",
+    "durable-e2e": "bench_durable_e2e",
 }
 """Scenario name -> module in this package, in the order they run."""
 
