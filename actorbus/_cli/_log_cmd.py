@@ -15,7 +15,7 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -41,6 +41,23 @@ _HEADER = ("seq", "time", "topic", "type", "sender", "id")
 _FOLLOW_WIDTHS = (6, 23, 20, 16, 12, 0)  # minimum column widths while following
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
+
+
+_SEQ = _at_least(1)
+
+
 def add_log_parser(commands: Subcommands) -> None:
     """Add ``log`` and its subcommands to the ``actorbus`` parser's ``commands``."""
     log = commands.add_parser(
@@ -60,9 +77,9 @@ def _add_show(sub: Subcommands) -> None:
     show = sub.add_parser("show", help="a table of records, filtered")
     _add_path(show)
     _add_filters(show)
-    show.add_argument("--from", dest="from_seq", type=int, default=1, help="first seq")
-    show.add_argument("--to", dest="to_seq", type=int, help="last seq")
-    show.add_argument("--limit", type=int, default=1000, help="most rows (default 1000)")
+    show.add_argument("--from", dest="from_seq", type=_SEQ, default=1, help="first seq")
+    show.add_argument("--to", dest="to_seq", type=_SEQ, help="last seq")
+    show.add_argument("--limit", type=_at_least(1), default=1000, help="most rows (default 1000)")
     show.set_defaults(handler=_show)
 
 
@@ -70,10 +87,10 @@ def _add_tail(sub: Subcommands) -> None:
     tail = sub.add_parser("tail", help="the newest records; -f to follow new ones")
     _add_path(tail)
     _add_filters(tail)
-    tail.add_argument("-n", "--lines", type=int, default=10, help="how many (default 10)")
+    tail.add_argument("-n", "--lines", type=_at_least(0), default=10, help="how many (default 10)")
     tail.add_argument("-f", "--follow", action="store_true", help="print new records as committed")
     tail.add_argument("--interval", type=float, default=0.2, help=argparse.SUPPRESS)
-    tail.add_argument("--max-records", type=int, help=argparse.SUPPRESS)
+    tail.add_argument("--max-records", type=_at_least(1), help=argparse.SUPPRESS)
     tail.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     tail.set_defaults(handler=_tail)
 
@@ -95,9 +112,9 @@ def _add_trace(sub: Subcommands) -> None:
 def _add_replay(sub: Subcommands) -> None:
     replay = sub.add_parser("replay", help="publish records again into a fresh in-memory bus")
     _add_path(replay)
-    replay.add_argument("--from", dest="from_seq", type=int, required=True, help="first seq")
-    replay.add_argument("--to", dest="to_seq", type=int, help="last seq (default: the newest)")
-    replay.add_argument("--width", type=int, default=160, help="payload characters to show")
+    replay.add_argument("--from", dest="from_seq", type=_SEQ, required=True, help="first seq")
+    replay.add_argument("--to", dest="to_seq", type=_SEQ, help="last seq (default: the newest)")
+    _add_width(replay)
     replay.set_defaults(handler=_replay)
 
 
@@ -113,7 +130,12 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 
 def _add_payload(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--payload", action="store_true", help="show payloads as JSON")
-    parser.add_argument("--width", type=int, default=160, help="payload characters to show")
+    _add_width(parser)
+
+
+def _add_width(parser: argparse.ArgumentParser) -> None:
+    text = "payload characters to show (default 160)"
+    parser.add_argument("--width", type=_at_least(10), default=160, help=text)
 
 
 # -- formatting ---------------------------------------------------------------------
@@ -155,14 +177,16 @@ def _payload(record: Record, width: int) -> str:
 
 
 def _rows(records: list[Record], widths: list[int], payload: int | None) -> Iterator[str]:
-    yield _line(_HEADER, widths) + ("  payload" if payload is not None else "")
+    header = _HEADER if payload is None else (*_HEADER, "payload")
+    yield _line(header, widths if payload is None else [*widths, 0])
     for record in records:
         yield _row(record, widths, payload)
 
 
 def _row(record: Record, widths: list[int], payload: int | None) -> str:
-    line = _line(_cells(record), widths)
-    return line if payload is None else f"{line}  {_payload(record, payload)}"
+    if payload is None:
+        return _line(_cells(record), widths)
+    return _line((*_cells(record), _payload(record, payload)), [*widths, 0])
 
 
 def _widths(records: list[Record], minimum: Iterable[int] = (0,) * len(_HEADER)) -> list[int]:
@@ -366,23 +390,20 @@ def _replayed(seq: int, sender: str | None, topic: str, type_: str, text: str) -
 
 
 def _decode(codec: MessageCodec, record: Record) -> Message | str:
-    # The message, or why it cannot be one. This is a debugging tool: the codec
-    # failing in a way of its own is reported the same way, not as a traceback.
+    # The message, or why it cannot be one here.
     try:
         return codec.decode(record.type, record.payload, record.seq)
     except UndecodableRecord as exc:
         return exc.reason
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
 
 
 def _replay(args: argparse.Namespace) -> int:
     with LogReader(args.path) as reader:
         records = reader.records(args.from_seq, args.to_seq)
-        done, undecodable = anyio.run(_replay_into_bus, records, int(args.width))
+        done, skipped = anyio.run(_replay_into_bus, records, int(args.width))
     print(
         f"\nreplayed {done} record(s) from seq {args.from_seq} into a fresh in-memory bus; "
-        f"{undecodable} undecodable"
+        f"{skipped} not replayed"
     )
     return 0
 
@@ -391,23 +412,34 @@ async def _replay_into_bus(records: Iterable[Record], width: int) -> tuple[int, 
     origin: dict[str, int] = {}
     monitor = _ReplayMonitor(origin, width)
     codec = MessageCodec()
-    done = undecodable = 0
+    done = skipped = 0
     async with Bus() as bus:
         await bus.spawn(monitor, name="replay-monitor")
         for record in records:
             if monitor.broken:
                 raise BrokenPipeError
-            msg = _decode(codec, record)
-            if isinstance(msg, str):
-                await bus.drain()  # what came before is printed first
-                print(_replayed(record.seq, record.sender, record.topic, record.type, "-"))
-                print(f"      undecodable, skipped: {msg}")
-                undecodable += 1
+            problem = await _replay_one(bus, codec, record, origin)
+            if problem is None:
+                done += 1
                 continue
-            origin[record.id] = record.seq
-            await bus.publish_from(
-                record.topic, msg, record.id, record.sender, record.correlation_id, record.causation
-            )
-            done += 1
+            await bus.drain()  # what came before is printed first
+            print(_replayed(record.seq, record.sender, record.topic, record.type, "-"))
+            print(f"      not replayed, {problem}")
+            skipped += 1
         await bus.drain()
-    return done, undecodable
+    return done, skipped
+
+
+async def _replay_one(
+    bus: Bus, codec: MessageCodec, record: Record, origin: dict[str, int]
+) -> str | None:
+    # Publish the record under its own id, sender, correlation and cause; or say
+    # why not. (A log may hold an id twice, far enough apart: the bus drops repeats.)
+    msg = _decode(codec, record)
+    if isinstance(msg, str):
+        return f"undecodable: {msg}"
+    first = origin.setdefault(record.id, record.seq)
+    receipt = await bus.publish_from(
+        record.topic, msg, record.id, record.sender, record.correlation_id, record.causation
+    )
+    return f"duplicate of seq {first} (same id)" if receipt.duplicate else None

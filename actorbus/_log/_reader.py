@@ -9,8 +9,10 @@ A log at rest (no writer: no ``-wal`` or ``-journal`` file beside it) is opened
 ``immutable``, because a read-only connection to a WAL database would otherwise
 create ``-wal`` and ``-shm`` files next to it and could not remove them. While a
 writer runs those files exist already, and the reader joins them as an ordinary
-read-only connection, so it sees each commit as it lands. `reopen` makes that
-choice again (for a reader that follows a log over time).
+read-only connection, so it sees each commit as it lands. An immutable reader
+does not see a writer that starts after it opened, and is safe only while that
+writer has not checkpointed into the file: keep its reads short, and call `reopen`
+(which makes the choice again) to follow a log over time.
 
 Payloads are handed out as stored (msgpack bytes) or, through `plain_payload`, as
 plain data with every secret-looking value replaced by ``"***"``: decoding needs
@@ -37,11 +39,9 @@ REDACTED = "***"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _COLUMNS = "seq, id, topic, type, sender, timestamp, correlation_id, reply_to, causation, payload"
 _PAGE = 500
-# Keys whose values are never shown, compared lower-cased with '-' as '_'; a key
-# ending in '_' plus one of the last four (``access_token``, ``x_api_key``) is too.
-_SECRET_KEYS = frozenset(
-    ("api_key", "apikey", "authorization", "key", "token", "secret", "password")
-)
+# Keys whose values are never shown, compared lower-cased with '-' read as '_':
+# these, and any key ending in one of the suffixes (``access_token``, ``x_api_key``).
+_SECRET_KEYS = frozenset(("api_key", "apikey", "authorization", "token", "secret", "password"))
 _SECRET_SUFFIXES = ("_key", "_token", "_secret", "_password")
 
 
@@ -80,17 +80,25 @@ class LogSummary(msgspec.Struct, frozen=True):
 def _record(row: tuple[Any, ...]) -> Record:
     seq, msg_id, topic, tag, sender, timestamp, correlation, reply_to, causation, payload = row
     return Record(
-        seq, msg_id, topic, tag, sender, timestamp, correlation, reply_to, causation, bytes(payload)
+        seq, msg_id, topic, tag, sender, timestamp, correlation, reply_to, causation, _blob(payload)
     )
+
+
+def _blob(value: object) -> bytes:
+    # A payload is a BLOB, but SQLite stores whatever a hand (or a bug) put there:
+    # text is taken as its UTF-8 bytes, anything else as nothing (undecodable).
+    if isinstance(value, bytes):
+        return value
+    return value.encode() if isinstance(value, str) else b""
 
 
 def redact(data: Any) -> Any:
     """Return ``data`` with the value of every secret-looking key replaced by ``"***"``.
 
     Looks into nested dicts and lists. A key looks secret if, lower-cased and with
-    ``-`` read as ``_``, it is ``api_key``, ``apikey``, ``authorization``, ``key``,
-    ``token``, ``secret`` or ``password``, or ends in ``_key``, ``_token``,
-    ``_secret`` or ``_password``.
+    ``-`` read as ``_``, it is ``api_key``, ``apikey``, ``authorization``, ``token``,
+    ``secret`` or ``password``, or ends in ``_key``, ``_token``, ``_secret`` or
+    ``_password``. A bare ``key`` is not secret: `StateUpdate.key` names a state key.
     """
     if isinstance(data, dict):
         return {k: REDACTED if _secret(k) else redact(v) for k, v in data.items()}
