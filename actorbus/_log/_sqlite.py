@@ -33,7 +33,7 @@ from typing import Any, Literal, final
 import anyio
 from anyio.abc import TaskGroup
 
-from .._backend import Gate, gate
+from .._backend import Gate, Worker, gate, worker
 from .._codec import MessageCodec
 from .._errors import LogFileError, UndecodableRecord
 from .._message import Envelope, Receipt, Undecodable
@@ -107,6 +107,7 @@ class SqliteLog(Admission):
         "_stopped",
         "_tg",
         "_wake",
+        "_worker",
         "_writing",
     )
 
@@ -131,6 +132,7 @@ class SqliteLog(Admission):
         self._max_batch = max_batch
         self._codec = MessageCodec()
         self._conn: sqlite3.Connection | None = None
+        self._worker: Worker  # made by open(), in the event loop
         self._tg: TaskGroup | None = None
         self._wake: anyio.Event | None = None
         self._writing: _Batch | None = None
@@ -168,11 +170,14 @@ class SqliteLog(Admission):
         if self._conn is not None:
             raise RuntimeError("this SqliteLog is already open")
         self._closing = False
-        self._conn = await anyio.to_thread.run_sync(
-            connect, self._path, _SYNCHRONOUS[self._durability]
-        )
+        self._worker = worker()
         try:
-            await anyio.to_thread.run_sync(self._load)
+            self._conn = await self._worker.run(connect, self._path, _SYNCHRONOUS[self._durability])
+        except BaseException:
+            self._worker.stop()
+            raise
+        try:
+            await self._worker.run(self._load)
         except sqlite3.DatabaseError as exc:
             await self._close_connection()
             raise LogFileError(str(self._path), damaged(exc)) from exc
@@ -205,7 +210,8 @@ class SqliteLog(Admission):
     async def _close_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await anyio.to_thread.run_sync(conn.close)
+            await self._worker.run(conn.close)
+        self._worker.stop()
 
     def _load(self) -> None:
         conn = self._connection()
@@ -292,7 +298,7 @@ class SqliteLog(Admission):
         journal, self._journal_pending = self._journal_pending, {}
         self._writing = batch
         try:
-            await anyio.to_thread.run_sync(self._write, batch.envelopes, cursors, journal)
+            await self._worker.run(self._write, batch.envelopes, cursors, journal)
         except (sqlite3.Error, OSError) as exc:
             self._fail(batch, exc)
         else:
@@ -356,7 +362,7 @@ class SqliteLog(Admission):
         # or the other (or both, and counted once).
         unwritten = self._unwritten(from_seq) if self._durability != "commit" else []
         try:
-            found = await anyio.to_thread.run_sync(self._select, from_seq, limit)
+            found = await self._worker.run(self._select, from_seq, limit)
         except sqlite3.DatabaseError as exc:
             raise LogFileError(str(self._path), damaged(exc)) from exc
         if len(found) < limit:
@@ -393,12 +399,12 @@ class SqliteLog(Admission):
 
     async def find(self, msg_id: str) -> Envelope | None:
         """Return the newest record with id ``msg_id``, or None."""
-        rows = await anyio.to_thread.run_sync(self._select_where, "id = ?", (msg_id,))
+        rows = await self._worker.run(self._select_where, "id = ?", (msg_id,))
         return rows[-1] if rows else None
 
     async def caused_by(self, msg_id: str) -> list[Envelope]:
         """Return the records published while handling the message ``msg_id``, in seq order."""
-        return await anyio.to_thread.run_sync(self._select_where, "causation = ?", (msg_id,))
+        return await self._worker.run(self._select_where, "causation = ?", (msg_id,))
 
     def _select_where(self, where: str, args: tuple[Any, ...]) -> list[Envelope]:
         rows = self._connection().execute(
@@ -435,7 +441,7 @@ class SqliteLog(Admission):
         """See `EventLog.journal_get`."""
         found = self._journal.get(key)
         if found is None:
-            row = await anyio.to_thread.run_sync(self._journal_row, key)
+            row = await self._worker.run(self._journal_row, key)
             if row is not None:
                 found = self._journal[key] = row
         return found
