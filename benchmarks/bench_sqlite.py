@@ -38,6 +38,7 @@ import anyio
 import msgspec
 
 import actorbus
+from actorbus._log import _schema as _log_schema
 
 from ._child import ChildArgs, collect, run_actorbus, run_child
 from ._results import Metric, ScenarioResult, Target
@@ -48,25 +49,8 @@ DIVISORS = {1: 100, 10: 10, 100: 2}  # M = N / divisor appends for P publishers
 RATIO_TARGET = 0.7
 RATE_TARGET = 50_000.0
 
-# The log's schema, copied from actorbus/_log/_schema.py so both sides do the same work.
-SCHEMA = """
-CREATE TABLE records (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    type TEXT NOT NULL,
-    sender TEXT,
-    timestamp REAL NOT NULL,
-    correlation_id TEXT,
-    reply_to TEXT,
-    causation TEXT,
-    payload BLOB NOT NULL
-);
-CREATE INDEX records_id ON records(id);
-CREATE INDEX records_causation ON records(causation);
-CREATE TABLE cursors (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE journal (key TEXT PRIMARY KEY, value BLOB NOT NULL, created REAL NOT NULL);
-"""
+# The log's own schema, so both sides do the same work (indexes included).
+SCHEMA = _log_schema.SCHEMA
 INSERT = (
     "INSERT INTO records (seq, id, topic, type, sender, timestamp, correlation_id, "
     "reply_to, causation, payload) VALUES (?,?,?,?,?,?,?,?,?,?)"

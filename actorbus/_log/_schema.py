@@ -13,13 +13,13 @@ from pathlib import Path
 
 from .._errors import LogFileError
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect"]
+__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "connect"]
 
 APPLICATION_ID = 0x41425553  # "ABUS", in the SQLite header's application_id
 SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE records (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL,
@@ -95,7 +95,7 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
     tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if application_id == 0 and tables == 0 and version == 0:
         conn.executescript(
-            f"BEGIN; {_SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
+            f"BEGIN; {SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
             f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
         return
