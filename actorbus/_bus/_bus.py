@@ -409,10 +409,12 @@ class Bus:
     ) -> Receipt:
         """Publish ``msg`` on ``topic`` to every subscribed actor.
 
-        Returns once the log has accepted the message and every mailbox has taken it.
+        Returns once the log has accepted the message (with a `SqliteLog` in
+        ``"commit"`` durability: once it is fsynced) and every mailbox has taken it.
         It suspends only when it must wait: for a mailbox with room (``block``
         policy) or for a log that writes to disk; so a loop of publishes to actors
-        that keep up does not yield to other tasks until a mailbox fills.
+        that keep up, on the memory log, does not yield to other tasks until a
+        mailbox fills.
 
         Args:
             topic: where to publish, such as ``"tasks.research"``; no wildcards.
