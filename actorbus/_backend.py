@@ -61,6 +61,10 @@ class Gate(Protocol):
         """Return once the gate is open."""
         ...
 
+    def waiter(self) -> Awaitable[None]:
+        """Return an awaitable that completes once the gate is open (no coroutine)."""
+        ...
+
 
 @final
 class _AsyncioGate:
@@ -82,11 +86,15 @@ class _AsyncioGate:
         self._waiters.clear()
 
     async def wait(self) -> None:
-        if self._open:
-            return
+        await self.waiter()
+
+    def waiter(self) -> Awaitable[None]:
         waiter = self._loop.create_future()
-        self._waiters.append(waiter)
-        await waiter
+        if self._open:
+            waiter.set_result(None)
+        else:
+            self._waiters.append(waiter)
+        return waiter
 
 
 def gate() -> Gate:
@@ -111,6 +119,10 @@ class _TrioGate:
 
     async def wait(self) -> None:
         await self._event.wait()
+
+    def waiter(self) -> Awaitable[None]:
+        result: Awaitable[None] = self._event.wait()
+        return result
 
 
 class Worker(Protocol):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal, final
 
@@ -66,9 +66,9 @@ class _Batch:
             self._done = gate()
         return self._done
 
-    async def wait(self) -> None:
-        """Return once the batch is written (or failed: see `error`)."""
-        await self._gate().wait()
+    def wait(self) -> Awaitable[None]:
+        """Return an awaitable done once the batch is written (or failed: see `error`)."""
+        return self._gate().waiter()
 
     def finish(self) -> None:
         """Release everyone waiting on the batch."""
