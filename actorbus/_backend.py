@@ -57,10 +57,6 @@ class Gate(Protocol):
         """Let every waiting (and future) waiter through."""
         ...
 
-    async def wait(self) -> None:
-        """Return once the gate is open."""
-        ...
-
     def waiter(self) -> Awaitable[None]:
         """Return an awaitable that completes once the gate is open (no coroutine)."""
         ...
@@ -85,9 +81,6 @@ class _AsyncioGate:
                 waiter.set_result(None)
         self._waiters.clear()
 
-    async def wait(self) -> None:
-        await self.waiter()
-
     def waiter(self) -> Awaitable[None]:
         waiter = self._loop.create_future()
         if self._open:
@@ -101,24 +94,20 @@ def gate() -> Gate:
     """Return a new gate for the async library running this task."""
     if current_library() == "asyncio":
         return _AsyncioGate()
-    import trio
-
-    event = trio.Event()
-    return _TrioGate(event)
+    return _TrioGate()
 
 
 @final
 class _TrioGate:
     __slots__ = ("_event",)
 
-    def __init__(self, event: Any) -> None:
-        self._event = event
+    def __init__(self) -> None:
+        import trio
+
+        self._event = trio.Event()
 
     def open(self) -> None:
         self._event.set()
-
-    async def wait(self) -> None:
-        await self._event.wait()
 
     def waiter(self) -> Awaitable[None]:
         result: Awaitable[None] = self._event.wait()
