@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar, final
 
 __all__ = [
     "Gate",
+    "Pending",
     "Primitives",
     "Waiter",
     "Worker",
@@ -115,7 +116,11 @@ class _TrioGate:
 
 
 class Worker(Protocol):
-    """Runs blocking calls, one at a time, in a thread of its own."""
+    """Runs blocking calls, one at a time and in order, in a thread of its own."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
+        """Queue ``fn(*args)`` for the worker's thread now; return its pending outcome."""
+        ...
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Return ``fn(*args)``, called in the worker's thread."""
@@ -127,69 +132,90 @@ class Worker(Protocol):
 
 
 @final
-class _AsyncioWorker:
-    # A dedicated thread fed through a SimpleQueue, answering with
-    # call_soon_threadsafe: about half the round trip of anyio.to_thread, which
-    # matters when every group commit makes one.
-    __slots__ = ("_loop", "_queue", "_thread")
+class Pending(Generic[T]):
+    """The outcome of a call given to a `Worker`: awaited by one task, once."""
 
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    __slots__ = ("_error", "_result", "_waiter")
+
+    def __init__(self, waiter: Waiter[None]) -> None:
+        self._waiter = waiter
+        self._result: T | None = None
+        self._error: BaseException | None = None
+
+    def settle(self, result: T | None, error: BaseException | None) -> None:
+        """Store the outcome and wake the awaiting task (called in the loop's thread)."""
+        self._result, self._error = result, error
+        self._waiter.set(None)
+
+    async def result(self) -> T:
+        """Return the call's result once it is done, or raise its exception."""
+        await self._waiter.wait(math.inf)
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]  # settle() stored a T
+
+
+_HANDOFF = 0.0005  # seconds `submit` lets the worker's thread start the call
+
+
+@final
+class _ThreadWorker:
+    # A dedicated thread fed through a SimpleQueue that answers through the loop's
+    # thread-safe callback: about half the round trip of anyio.to_thread, which
+    # matters when every group commit makes one, and `submit` hands the call over
+    # at once, so a caller can start a write without awaiting it.
+    __slots__ = ("_call_soon", "_make_waiter", "_queue", "_thread")
+
+    def __init__(
+        self, call_soon: Callable[..., object], make_waiter: Callable[[], Waiter[None]]
+    ) -> None:
+        self._call_soon = call_soon
+        self._make_waiter = make_waiter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="actorbus-worker", daemon=True)
         self._thread.start()
 
+    def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
+        pending: Pending[T] = Pending(self._make_waiter())
+        started = threading.Event()
+        self._queue.put((fn, args, pending, started))
+        # Give the thread the GIL now, while it is cheap to wait: otherwise it waits
+        # for the loop to go idle (or for the 5 ms switch interval), and its I/O
+        # starts only after the loop's burst of work instead of beside it. Bounded:
+        # if the thread is busy with an earlier call, the loop does not wait for it.
+        started.wait(_HANDOFF)
+        return pending
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((fn, args, future))
-        return await asyncio.shield(future)
+        return await self.submit(fn, *args).result()
 
     def stop(self) -> None:
         self._queue.put(None)
 
     def _serve(self) -> None:
         while (item := self._queue.get()) is not None:
-            fn, args, future = item
+            fn, args, pending, started = item
+            started.set()
+            outcome: tuple[Any, BaseException | None]
             try:
-                result = fn(*args)
+                outcome = (fn(*args), None)
             except BaseException as exc:  # handed to the awaiting task, not swallowed
-                self._loop.call_soon_threadsafe(_settle, future, None, exc)
-            else:
-                self._loop.call_soon_threadsafe(_settle, future, result, None)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(result)
-    else:
-        future.set_exception(exc)
-
-
-@final
-class _AnyioWorker:
-    __slots__ = ("_limiter",)
-
-    def __init__(self) -> None:
-        import anyio
-
-        self._limiter = anyio.CapacityLimiter(1)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
-
-    def stop(self) -> None:
-        """Nothing to stop: anyio's threads are shared."""
+                outcome = (None, exc)
+            try:
+                self._call_soon(pending.settle, *outcome)
+            except RuntimeError:  # the loop is gone: nobody is waiting any more
+                return
 
 
 def worker() -> Worker:
-    """Return a new worker for the async library running this task."""
+    """Return a new worker (and its thread) for the async library running this task."""
     if current_library() == "asyncio":
-        return _AsyncioWorker()
-    return _AnyioWorker()
+        loop = asyncio.get_running_loop()
+        deadlines = _Deadlines(loop)
+        return _ThreadWorker(loop.call_soon_threadsafe, lambda: _AsyncioWaiter(deadlines))
+    import trio
+
+    return _ThreadWorker(trio.lowlevel.current_trio_token().run_sync_soon, _TrioWaiter)
 
 
 def current_library() -> str:

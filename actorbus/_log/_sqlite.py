@@ -23,6 +23,7 @@ no pruning (records themselves are never deleted).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections import deque
@@ -33,7 +34,7 @@ from typing import Any, Literal, final
 import anyio
 from anyio.abc import TaskGroup
 
-from .._backend import Gate, Worker, gate, worker
+from .._backend import Gate, Pending, Worker, gate, primitives, worker
 from .._codec import MessageCodec
 from .._errors import LogFileError, UndecodableRecord
 from .._message import Envelope, Receipt, Undecodable
@@ -48,6 +49,17 @@ Durability = Literal["commit", "batch", "none"]
 _SYNCHRONOUS = {"commit": "FULL", "batch": "NORMAL", "none": "OFF"}
 _COLUMNS = "seq, id, topic, type, sender, timestamp, correlation_id, reply_to, causation, payload"
 Deliver = Callable[[Envelope], None]
+_CHUNK = 64  # the most rows one INSERT statement carries
+# Publishers (per pair of batches) from which taking turns in two cohorts beats
+# one shared batch; measured with `python -m benchmarks -b sqlite` (RESULTS.md).
+_SPLIT_AT = 64
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _insert(rows: int) -> str:
+    """Return an INSERT of ``rows`` records (one statement text per size: SQLite caches them)."""
+    values = ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO records ({_COLUMNS}) VALUES {values}"
 
 
 @final
@@ -91,6 +103,7 @@ class SqliteLog(Admission):
 
     __slots__ = (
         "_batch",
+        "_checkpoint",
         "_closing",
         "_codec",
         "_conn",
@@ -103,8 +116,10 @@ class SqliteLog(Admission):
         "_journal_pending",
         "_max_batch",
         "_path",
+        "_pending",
         "_sealed",
         "_stopped",
+        "_target",
         "_tg",
         "_wake",
         "_worker",
@@ -135,7 +150,10 @@ class SqliteLog(Admission):
         self._worker: Worker  # made by open(), in the event loop
         self._tg: TaskGroup | None = None
         self._wake: anyio.Event | None = None
-        self._writing: _Batch | None = None
+        self._writing: _Batch | None = None  # the batch being written
+        self._pending: Pending[None] | None = None  # its write
+        self._target = 1  # the size at which the open batch goes if nothing is in flight
+        self._checkpoint: Callable[[], Awaitable[None]]  # made by open()
         self._deliver: Deliver | None = None
         self._cursors: dict[str, int] = {}
         self._dirty_cursors: dict[str, int] = {}
@@ -171,6 +189,7 @@ class SqliteLog(Admission):
             raise RuntimeError("this SqliteLog is already open")
         self._closing = False
         self._worker = worker()
+        self._checkpoint = primitives().checkpoint
         try:
             self._conn = await self._worker.run(connect, self._path, _SYNCHRONOUS[self._durability])
         except BaseException:
@@ -252,7 +271,10 @@ class SqliteLog(Admission):
             return receipt
         if len(batch.envelopes) >= self._max_batch:
             self._seal()
-        self._poke()
+        if self._pending is None and len(batch.envelopes) >= self._target:
+            self._start_write()
+        else:
+            self._poke()
         if self._durability != "commit":
             if self._deliver is not None:
                 self._deliver(env)
@@ -268,16 +290,37 @@ class SqliteLog(Admission):
             self._wake = None
             wake.set()
 
+    # Group commit keeps one write in flight. With many publishers (`_SPLIT_AT`
+    # or more records across the batch just written and the one that filled
+    # meanwhile) they settle into two cohorts that take turns, one being written
+    # while the other appends: the batch that filled goes at once if it holds
+    # half of them, otherwise when it reaches half (from `append`) or when the
+    # publishers just released have all run (the flusher's checkpoint). With few,
+    # a transaction's fixed cost (the fsync) outweighs the loop's work, so they
+    # share one batch: the open batch goes when all of them are in it.
+
     async def _flush_forever(self) -> None:
+        checkpoint = self._checkpoint
         while True:
-            if not self._has_work():
-                if self._closing:
-                    self._stopped.set()
-                    return
-                self._wake = anyio.Event()
-                await self._wake.wait()
+            pending = self._pending
+            if pending is not None:
+                try:
+                    await pending.result()
+                except (sqlite3.Error, OSError) as exc:
+                    self._complete(exc)
+                else:
+                    self._complete(None)
+                if self._pending is None:
+                    await checkpoint()  # the released publishers append first
                 continue
-            await self._flush()
+            if self._has_work():
+                self._start_write()
+                continue
+            if self._closing:
+                self._stopped.set()
+                return
+            self._wake = anyio.Event()
+            await self._wake.wait()
 
     def _has_work(self) -> bool:
         return bool(
@@ -290,24 +333,31 @@ class SqliteLog(Admission):
         self._batch = _Batch()
         self._records = self._batch.envelopes
 
-    async def _flush(self) -> None:
+    def _start_write(self) -> None:
         if not self._sealed:
             self._seal()
         batch = self._sealed.popleft()
         cursors, self._dirty_cursors = self._dirty_cursors, {}
         journal, self._journal_pending = self._journal_pending, {}
         self._writing = batch
-        try:
-            await self._worker.run(self._write, batch.envelopes, cursors, journal)
-        except (sqlite3.Error, OSError) as exc:
+        self._pending = self._worker.submit(self._write, batch.envelopes, cursors, journal)
+        self._poke()
+
+    def _complete(self, exc: BaseException | None) -> None:
+        batch = self._writing
+        assert batch is not None
+        self._writing = self._pending = None
+        if exc is not None:
             self._fail(batch, exc)
-        else:
-            if self._durability == "commit" and self._deliver is not None:
-                for env in batch.envelopes:
-                    self._deliver(env)
-        finally:
-            self._writing = None
-            batch.finish()
+        elif self._durability == "commit" and self._deliver is not None:
+            for env in batch.envelopes:
+                self._deliver(env)
+        waiting = len(self._sealed[0].envelopes) if self._sealed else len(self._batch.envelopes)
+        publishers = len(batch.envelopes) + waiting
+        self._target = max(1, (publishers + 1) // 2 if publishers >= _SPLIT_AT else publishers)
+        if waiting and (waiting >= self._target or self._sealed) and self._failure is None:
+            self._start_write()
+        batch.finish()
 
     def _fail(self, batch: _Batch, exc: BaseException) -> None:
         self._failure = LogFileError(
@@ -320,6 +370,10 @@ class SqliteLog(Admission):
     def _write(
         self, envelopes: list[Envelope], cursors: dict[str, int], journal: dict[str, bytes]
     ) -> None:
+        # Each statement releases the GIL while SQLite runs it and must win it back
+        # from the busy event loop afterwards, so a batch goes in as few statements
+        # as possible: multi-row INSERTs, and no BEGIN/COMMIT when one statement
+        # is the whole transaction.
         conn = self._connection()
         encode = self._codec.encode
         rows = [
@@ -327,9 +381,15 @@ class SqliteLog(Admission):
              e.reply_to, e.causation, encode(e.message))
             for e in envelopes
         ]  # fmt: skip
+        if len(rows) <= _CHUNK and not cursors and not journal:
+            if rows:
+                conn.execute(_insert(len(rows)), [v for row in rows for v in row])
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(f"INSERT INTO records ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start : start + _CHUNK]
+                conn.execute(_insert(len(chunk)), [v for row in chunk for v in row])
             conn.executemany(
                 "INSERT INTO cursors (consumer, seq) VALUES (?, ?) "
                 "ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",

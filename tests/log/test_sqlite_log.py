@@ -414,6 +414,43 @@ class TestGroupCommit:
         assert grouped_frames * 10 < sequential_frames
         assert seqs_in_file(together) == list(range(1, 101))
 
+    async def test_publishers_that_take_turns_lose_and_reorder_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        # 150 publishers, 20 rounds each: they split into cohorts that alternate.
+        path = tmp_path / "log.db"
+        returned: list[int] = []
+
+        async def publish(p: int) -> None:
+            for k in range(20):
+                receipt = await log.append(note(p * 100 + k, id=f"p{p}-{k}"))
+                returned.append(receipt.seq)
+
+        async with ab.SqliteLog(path) as log:
+            async with anyio.create_task_group() as tg:
+                for p in range(150):
+                    tg.start_soon(publish, p)
+            assert seqs_in_file(path) == list(range(1, 3001))  # each committed on return
+        assert sorted(returned) == list(range(1, 3001))
+        by_publisher: dict[str, list[int]] = {}
+        for seq, msg_id in query(path, "SELECT seq, id FROM records ORDER BY seq"):
+            by_publisher.setdefault(msg_id.split("-")[0], []).append(seq)
+        assert len(by_publisher) == 150  # and each publisher's records are in its order:
+        assert all(seqs == sorted(seqs) and len(seqs) == 20 for seqs in by_publisher.values())
+
+    async def test_a_batch_larger_than_one_insert_statement_is_written_whole(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "log.db"
+        async with ab.SqliteLog(path, durability="batch") as log:
+            for n in range(300):  # no await between them: one batch, several INSERTs
+                await log.append(note(n))
+            await log.commit_cursor("reader", 300)
+            records = await log.read(1, limit=1000)
+        assert [r.seq for r in records] == list(range(1, 301))
+        assert seqs_in_file(path) == list(range(1, 301))
+        assert query(path, "SELECT consumer, seq FROM cursors") == [("reader", 300)]
+
     async def test_a_batch_limit_of_one_still_writes_every_record_in_order(
         self, tmp_path: Path
     ) -> None:
