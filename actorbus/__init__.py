@@ -22,12 +22,19 @@ from ._errors import ActorbusError as ActorbusError
 from ._errors import ActorDefinitionError as ActorDefinitionError
 from ._errors import AskFailed as AskFailed
 from ._errors import AskTimeout as AskTimeout
+from ._errors import AsyncioRequired as AsyncioRequired
+from ._errors import AuthenticationError as AuthenticationError
+from ._errors import BudgetExceeded as BudgetExceeded
 from ._errors import BusClosed as BusClosed
 from ._errors import DuplicateActor as DuplicateActor
 from ._errors import InvalidTopic as InvalidTopic
 from ._errors import LogFileError as LogFileError
 from ._errors import LogTruncated as LogTruncated
 from ._errors import MailboxFull as MailboxFull
+from ._errors import ModelError as ModelError
+from ._errors import ModelResponseError as ModelResponseError
+from ._errors import ModelsConfigError as ModelsConfigError
+from ._errors import ModelUnavailable as ModelUnavailable
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
 from ._errors import UndecodableRecord as UndecodableRecord
@@ -52,6 +59,26 @@ from ._message import StateUpdate as StateUpdate
 from ._message import TaskDelegation as TaskDelegation
 from ._message import Undecodable as Undecodable
 from ._message import message_tag as message_tag
+from ._models import DEFAULT_MAX_TOKENS as DEFAULT_MAX_TOKENS
+from ._models import DEFAULT_PRICES as DEFAULT_PRICES
+from ._models import ECHO_MODEL as ECHO_MODEL
+from ._models import Budgets as Budgets
+from ._models import ChatMessage as ChatMessage
+from ._models import Completion as Completion
+from ._models import CompletionJournal as CompletionJournal
+from ._models import CostReport as CostReport
+from ._models import EchoTransport as EchoTransport
+from ._models import Models as Models
+from ._models import ModelsConfig as ModelsConfig
+from ._models import Price as Price
+from ._models import Provider as Provider
+from ._models import ProviderStatistics as ProviderStatistics
+from ._models import Spend as Spend
+from ._models import Stream as Stream
+from ._models import Usage as Usage
+from ._models import assistant as assistant
+from ._models import system as system
+from ._models import user as user
 from ._topic import TopicIndex as TopicIndex
 from ._topic import topic_matches as topic_matches
 from ._topic import validate_pattern as validate_pattern
@@ -60,6 +87,9 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "DEFAULT_MAILBOX_SIZE",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_PRICES",
+    "ECHO_MODEL",
     "Actor",
     "ActorDefinitionError",
     "ActorRef",
@@ -67,14 +97,23 @@ __all__ = [
     "ActorbusError",
     "AskFailed",
     "AskTimeout",
+    "AsyncioRequired",
+    "AuthenticationError",
+    "BudgetExceeded",
+    "Budgets",
     "Bus",
     "BusClosed",
     "BusStatistics",
+    "ChatMessage",
+    "Completion",
+    "CompletionJournal",
     "Context",
+    "CostReport",
     "DeadLetter",
     "DedupWindow",
     "DuplicateActor",
     "Durability",
+    "EchoTransport",
     "Envelope",
     "EnvelopeInfo",
     "EventLog",
@@ -84,24 +123,39 @@ __all__ = [
     "MailboxFull",
     "MemoryLog",
     "Message",
+    "ModelError",
+    "ModelResponseError",
+    "ModelUnavailable",
+    "Models",
+    "ModelsConfig",
+    "ModelsConfigError",
     "NoReplyExpected",
     "NoSubscriber",
     "Overflow",
+    "Price",
+    "Provider",
+    "ProviderStatistics",
     "Receipt",
     "Register",
     "Request",
     "Response",
+    "Spend",
     "SqliteLog",
     "StateUpdate",
+    "Stream",
     "TaskDelegation",
     "TopicIndex",
     "Undecodable",
     "UndecodableRecord",
     "UnknownActor",
+    "Usage",
+    "assistant",
     "backoff_delay",
     "message_tag",
     "new_id",
+    "system",
     "topic_matches",
+    "user",
     "validate_pattern",
     "validate_topic",
 ]

@@ -21,6 +21,13 @@ The tree::
     +-- UndecodableRecord (ValueError)     a durable record cannot be turned back into a message
     +-- LogFileError                       a log file is not one this version can use
     +-- BusClosed                          you closed the bus (or have not opened it)
+    +-- ModelError                         a model call failed
+    |   +-- AuthenticationError            the provider refused the API key (401/403)
+    |   +-- ModelResponseError             the answer is not a valid completion
+    |   +-- ModelUnavailable               retries and fallbacks are exhausted
+    |   +-- BudgetExceeded                 the call would overspend a budget
+    +-- ModelsConfigError (ValueError)     the model configuration is wrong or missing
+    +-- AsyncioRequired                    a part that needs asyncio ran under Trio
 """
 
 from __future__ import annotations
@@ -30,7 +37,14 @@ __all__ = [
     "ActorbusError",
     "AskFailed",
     "AskTimeout",
+    "AsyncioRequired",
+    "AuthenticationError",
+    "BudgetExceeded",
     "BusClosed",
+    "ModelError",
+    "ModelResponseError",
+    "ModelUnavailable",
+    "ModelsConfigError",
     "DuplicateActor",
     "InvalidTopic",
     "LogTruncated",
@@ -279,4 +293,132 @@ class BusClosed(ActorbusError):
             f"cannot {action}: the bus is {state}. Use the bus inside "
             "`async with Bus(...) as bus:`; a closed bus cannot be reopened, make a "
             "new one"
+        )
+
+
+class ModelError(ActorbusError):
+    """A model call failed; the subclass says how.
+
+    Attributes:
+        model: the model asked for.
+    """
+
+    def __init__(self, model: str, message: str) -> None:
+        self.model = model
+        super().__init__(message)
+
+
+class AuthenticationError(ModelError):
+    """The provider refused the credentials (HTTP 401 or 403); the call is not retried.
+
+    The key itself is never included; the message names where it comes from.
+
+    Attributes:
+        status: the HTTP status.
+        base_url: the provider's base URL.
+        api_key_env: the environment variable the key is read from (None: no key set).
+    """
+
+    def __init__(self, model: str, status: int, base_url: str, api_key_env: str | None) -> None:
+        self.status = status
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        where = (
+            f"the key in the environment variable {api_key_env}"
+            if api_key_env
+            else "the provider's api_key_env setting (no key is configured)"
+        )
+        super().__init__(
+            model,
+            f"{base_url} refused the credentials for model {model!r} (HTTP {status}): check "
+            f"{where}, and that base_url points at the gateway that issued it",
+        )
+
+
+class ModelResponseError(ModelError):
+    """The provider's answer is not a valid chat completion (or is too large).
+
+    Attributes:
+        status: the HTTP status of the answer (0 if none arrived whole).
+        excerpt: the start of the body, truncated, for diagnosis.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, model: str, status: int, reason: str, excerpt: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.excerpt = excerpt
+        shown = f"; body starts: {excerpt!r}" if excerpt else ""
+        super().__init__(
+            model,
+            f"model {model!r} answered HTTP {status} with an invalid completion: {reason}{shown}",
+        )
+
+
+class ModelUnavailable(ModelError):
+    """Every attempt failed (retries, then each fallback), or the deadline passed.
+
+    Attributes:
+        attempts: how many requests were made in all.
+        last_error: a description of the last failure.
+    """
+
+    def __init__(self, model: str, attempts: int, last_error: str) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(
+            model,
+            f"model {model!r} is unavailable after {attempts} attempt(s) (last: {last_error}); "
+            "raise max_attempts or deadline, configure fallbacks, or check the provider",
+        )
+
+
+class BudgetExceeded(ModelError):
+    """A call was refused before it was made: it could overspend a budget.
+
+    Attributes:
+        scope: ``"run"`` or the actor whose budget it is.
+        budget: the budget in dollars.
+        spent: dollars spent or reserved so far.
+        needed: the estimated (worst-case) cost of the refused call.
+    """
+
+    def __init__(self, model: str, scope: str, budget: float, spent: float, needed: float) -> None:
+        self.scope = scope
+        self.budget = budget
+        self.spent = spent
+        self.needed = needed
+        whose = "the run" if scope == "run" else f"actor {scope!r}"
+        super().__init__(
+            model,
+            f"a call to {model!r} could cost up to ${needed:.6f}, and {whose} has "
+            f"${max(budget - spent, 0.0):.6f} left of its ${budget:.6f} budget: raise the "
+            "budget, lower max_tokens, or use a cheaper model",
+        )
+
+
+class ModelsConfigError(ActorbusError, ValueError):
+    """The model configuration is wrong: an unknown model, a bad file, a missing setting.
+
+    Attributes:
+        problem: what is wrong and what to do.
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(problem)
+
+
+class AsyncioRequired(ActorbusError):
+    """A part of actorbus that only runs on asyncio was used under another library.
+
+    Attributes:
+        part: what needs asyncio.
+    """
+
+    def __init__(self, part: str, reason: str) -> None:
+        self.part = part
+        super().__init__(
+            f"{part} needs asyncio ({reason}); run this bus under asyncio, or leave "
+            "models unset to use the rest of actorbus under Trio"
         )

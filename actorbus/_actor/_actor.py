@@ -56,6 +56,9 @@ class Actor:
         overflow: what a full mailbox does: ``"block"`` the publisher
             (backpressure, the default), ``"drop_oldest"``, or ``"reject"`` with
             `MailboxFull`.
+        model: the model `Context.complete` and `Context.stream` call by default
+            (None: the configuration's default). A per-actor assignment in the
+            model configuration overrides it.
 
     Version added: 0.1
     """
@@ -67,6 +70,7 @@ class Actor:
     retry_delay_max: ClassVar[float] = 5.0
     mailbox_size: ClassVar[int] = DEFAULT_MAILBOX_SIZE
     overflow: ClassVar[Overflow] = "block"
+    model: ClassVar[str | None] = None
 
     _actorbus_name: str | None = None
 
@@ -120,6 +124,9 @@ def _check_class_attributes(cls: type[Actor]) -> None:
         value = getattr(cls, attr)
         if not isinstance(value, int | float) or value < 0:
             raise ActorDefinitionError(name, f"`{attr}` must be seconds >= 0, not {value!r}")
+    model: object = cls.model
+    if model is not None and (not isinstance(model, str) or not model):
+        raise ActorDefinitionError(name, f"`model` must be a model name or None, not {model!r}")
     if cls.overflow not in _OVERFLOWS:
         raise ActorDefinitionError(
             name, f"`overflow` must be one of {_OVERFLOWS}, not {cls.overflow!r}"

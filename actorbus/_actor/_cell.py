@@ -91,7 +91,7 @@ class Cell(Mailbox):
 
     def context(self) -> Context:
         """Return a new context for this actor (with no current message)."""
-        return Context(self.runtime, self.owner)
+        return Context(self.runtime, self.owner, type(self.actor).model)
 
     # -- scheduling -------------------------------------------------------------
 

@@ -9,15 +9,16 @@ correlation id, so a run can be traced back message by message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast, final
 
 import anyio
 import msgspec
 
-from .._errors import NoReplyExpected
+from .._errors import ModelsConfigError, NoReplyExpected
 from .._ids import derived_id
 from .._message import Envelope, Message, Receipt
+from .._models import ChatMessage, Completion, Models, Stream
 from ._runtime import Runtime
 
 __all__ = ["Context", "send", "send_waits"]
@@ -40,12 +41,13 @@ class Context:
     Version added: 0.1
     """
 
-    __slots__ = ("_env", "_runtime", "_steps", "actor")
+    __slots__ = ("_env", "_model", "_runtime", "_steps", "actor")
 
-    def __init__(self, runtime: Runtime, actor: str) -> None:
+    def __init__(self, runtime: Runtime, actor: str, model: str | None = None) -> None:
         self._runtime = runtime
         self._env: Envelope | None = None
         self._steps: dict[str, int] | None = None  # per handling: sends and once keys
+        self._model = model  # the actor class's `model`
         self.actor = actor
 
     def _enter(self, env: Envelope) -> None:
@@ -153,14 +155,66 @@ class Context:
         Raises:
             RuntimeError: called outside a handler.
         """
-        env = self.envelope
-        journal_key = derived_id(self.actor, env.id, self._step(f"once:{key}"))
-        recorded = await self._runtime.journal_get(journal_key)
+        slot = self._journal_slot(f"once:{key}")
+        recorded = await slot.get()
         if recorded is not None:
             return cast("T", msgspec.msgpack.decode(recorded, type=decode_as))
         result: T = await fn()
-        await self._runtime.journal_put(journal_key, msgspec.msgpack.encode(result))
+        await slot.put(msgspec.msgpack.encode(result))
         return result
+
+    def _journal_slot(self, name: str) -> _Slot:
+        env = self.envelope
+        return _Slot(self._runtime, derived_id(self.actor, env.id, self._step(name)))
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None, **params: Any
+    ) -> Completion:
+        """Ask a model for a completion, paid for once per handled message.
+
+        The model is this actor's assignment in the model configuration, else
+        ``model``, else the actor's ``model`` attribute, else the configured
+        default. ``params`` go into the request (``temperature``, ``max_tokens``,
+        ``tools``...). Inside a handler the completion is recorded in the log's
+        journal (like `once`): a handler re-run for the same message (a retry, or
+        after a crash) gets the recorded completion, marked ``journaled``, without
+        a request and without cost.
+
+        Raises:
+            ModelsConfigError: the bus has no models, or no model is configured.
+            AuthenticationError, ModelResponseError, ModelUnavailable, BudgetExceeded:
+                see `Models.complete`.
+        """
+        models, chosen = self._models(model)
+        slot = self._journal_slot("complete") if self._env is not None else None
+        return await models.complete(
+            messages, model=chosen, actor=self.actor, journal=slot and _CompletionJournal(slot),
+            **params,
+        )  # fmt: skip
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None, **params: Any
+    ) -> Stream:
+        """Ask a model for a completion as a `Stream` of text deltas; see `complete`.
+
+        Journaled like `complete`: on a re-run the recorded text comes back as one
+        delta, without a request.
+        """
+        models, chosen = self._models(model)
+        slot = self._journal_slot("complete") if self._env is not None else None
+        return models.stream(
+            messages, model=chosen, actor=self.actor, journal=slot and _CompletionJournal(slot),
+            **params,
+        )  # fmt: skip
+
+    def _models(self, model: str | None) -> tuple[Models, str]:
+        models = self._runtime.models
+        if models is None:
+            raise ModelsConfigError(
+                f"actor {self.actor!r} called a model, but its bus has no models: pass "
+                "Bus(models=ab.Models(...)) (ab.Models() is the offline echo provider)"
+            )
+        return models, models.model_for(self.actor, model or self._model)
 
     async def ask(self, topic: str, msg: Message, timeout: float = 30.0) -> Message:
         """Publish ``msg`` on ``topic`` and wait for the reply; see `Bus.ask`."""
@@ -197,3 +251,37 @@ async def send_waits(events: list[anyio.Event]) -> None:
     """Wait until every mailbox that applied backpressure has taken the envelope."""
     for event in events:
         await event.wait()
+
+
+@final
+class _Slot:
+    # One journal entry: a key derived from the actor, the message and the step.
+    __slots__ = ("_key", "_runtime")
+
+    def __init__(self, runtime: Runtime, key: str) -> None:
+        self._runtime = runtime
+        self._key = key
+
+    async def get(self) -> bytes | None:
+        return await self._runtime.journal_get(self._key)
+
+    async def put(self, value: bytes) -> None:
+        await self._runtime.journal_put(self._key, value)
+
+
+@final
+class _CompletionJournal:
+    # A journal slot holding one completion (what `Models` records and replays).
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: _Slot) -> None:
+        self._slot = slot
+
+    async def recorded(self) -> Completion | None:
+        raw = await self._slot.get()
+        if raw is None:
+            return None
+        return msgspec.structs.replace(msgspec.msgpack.decode(raw, type=Completion), journaled=True)
+
+    async def record(self, completion: Completion) -> None:
+        await self._slot.put(msgspec.msgpack.encode(completion))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from .._message import Message, Receipt
+from .._models import Models
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -78,6 +79,9 @@ class Runtime(Protocol):
     def cell_idle(self, cell: Cell) -> None:
         """Called when ``cell`` has emptied its mailbox and its drain task ends."""
         ...
+
+    models: Models | None
+    """The bus's model providers (None: it makes no model calls)."""
 
     checkpoint: Callable[[], Awaitable[None]]
     """Let other tasks run, and deliver a pending cancellation."""

@@ -34,6 +34,7 @@ from .._errors import (
 from .._ids import new_id
 from .._log import EventLog, MemoryLog, SyncAppend
 from .._message import DeadLetter, Envelope, Message, Receipt
+from .._models import CostReport, Models, Spend
 from .._topic import validate_topic
 from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
@@ -78,13 +79,22 @@ class Bus:
 
     Args:
         log: the event log; a fresh `MemoryLog` by default.
+        models: the model providers actors call through `Context.complete` (None:
+            the bus makes no model calls). Opened and closed with the bus; needs asyncio.
         shutdown_grace: seconds to let actors finish their work on exit.
 
     Version added: 0.1
     """
 
-    def __init__(self, *, log: EventLog | None = None, shutdown_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        log: EventLog | None = None,
+        models: Models | None = None,
+        shutdown_grace: float = 5.0,
+    ) -> None:
         self._log: EventLog = log if log is not None else MemoryLog()
+        self.models = models
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
         self._attach: Callable[[Callable[[Envelope], None]], None] | None = getattr(
             self._log, "attach", None
@@ -124,7 +134,14 @@ class Bus:
         self._primitives = primitives()
         self.checkpoint = self._primitives.checkpoint
         self.linger_twice = self._primitives.library == "trio"
-        await self._log.open()
+        if self.models is not None:
+            await self.models.open()  # first: it refuses Trio before anything is opened
+        try:
+            await self._log.open()
+        except BaseException:
+            if self.models is not None:
+                await self.models.aclose()
+            raise
         self._delivery.delivered_seq = self._log.last_seq  # what was logged before is history
         if self._attach is not None:
             self._attach(self._delivery.committed)
@@ -184,7 +201,12 @@ class Bus:
             self._state = _State.CLOSED
             # Not inside a scope of ours: a log may hold a task group of its own,
             # entered when the bus opened it. It shields its own final flush.
-            await self._log.aclose()
+            try:
+                await self._log.aclose()
+            finally:
+                if self.models is not None:
+                    with anyio.CancelScope(shield=True):
+                        await self.models.aclose()
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_state", None) is _State.OPEN:
@@ -653,6 +675,15 @@ class Bus:
         return await waiter.wait(max(0.0, deadline - clock()))
 
     # -- observing --------------------------------------------------------------------
+
+    def costs(self) -> CostReport:
+        """Return what model calls cost so far: in all, per actor and per model.
+
+        Completions replayed from the journal after a restart are not counted again.
+        """
+        if self.models is None:
+            return CostReport(total=Spend(), by_actor={}, by_model={})
+        return self.models.costs()
 
     def statistics(self) -> BusStatistics:
         """Return a frozen snapshot of the bus's and each actor's counters."""

@@ -212,12 +212,15 @@ class SqliteLog(Admission):
             return
         self._closing = True
         self._poke()
+        # Shielded: a caller being cancelled (a bus torn down) must still write
+        # what was acknowledged, close the file and stop the worker thread.
         try:
             with anyio.CancelScope(shield=True):
                 await self._stopped.wait()  # the flusher writes what is pending first
-            await tg.__aexit__(None, None, None)
+            await tg.__aexit__(None, None, None)  # in the scope it was entered in
         finally:
-            await self._close_connection()
+            with anyio.CancelScope(shield=True):
+                await self._close_connection()
 
     async def __aenter__(self) -> SqliteLog:
         await self.open()
@@ -300,6 +303,12 @@ class SqliteLog(Admission):
     # share one batch: the open batch goes when all of them are in it.
 
     async def _flush_forever(self) -> None:
+        # Shielded: cancelling whoever opened the log must not stop the writer
+        # with acknowledged records unwritten; `aclose` stops it.
+        with anyio.CancelScope(shield=True):
+            await self._flush_until_closed()
+
+    async def _flush_until_closed(self) -> None:
         checkpoint = self._checkpoint
         while True:
             pending = self._pending

@@ -414,6 +414,41 @@ class TestGroupCommit:
         assert grouped_frames * 10 < sequential_frames
         assert seqs_in_file(together) == list(range(1, 101))
 
+    async def test_a_cancelled_owner_still_writes_every_acknowledged_record(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "log.db"
+        with anyio.CancelScope() as scope:
+            async with ab.SqliteLog(path, durability="batch") as log:
+                for n in range(100):  # acknowledged at once, written later
+                    await log.append(note(n))
+                scope.cancel()
+                await anyio.sleep_forever()
+        assert seqs_in_file(path) == list(range(1, 101))
+
+    async def test_a_cancelled_bus_on_a_sqlite_log_closes_instead_of_hanging(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "log.db"
+        started = anyio.Event()
+
+        class Stuck(ab.Actor):
+            subscribe = ("work",)
+
+            async def on_note(self, msg: SqNote, ctx: ab.Context) -> None:
+                started.set()
+                await anyio.sleep_forever()
+
+        with anyio.fail_after(10), anyio.CancelScope() as crash:
+            async with ab.Bus(log=ab.SqliteLog(path)) as bus:
+                await bus.spawn(Stuck, name="stuck")
+                await bus.publish("work", SqNote(n=1))
+                await started.wait()
+                crash.cancel()
+        assert seqs_in_file(path) == [1]
+        async with ab.SqliteLog(path) as log:  # closed properly: it opens again
+            assert log.cursors().get("stuck", 0) == 0  # the handler never finished
+
     async def test_publishers_that_take_turns_lose_and_reorder_nothing(
         self, tmp_path: Path
     ) -> None:

@@ -1,0 +1,281 @@
+"""One provider's HTTP client: a pooled connection, its limits, and the retry loop.
+
+Each attempt takes the provider's limits (tokens, then a request, then an
+in-flight slot), sends the request, and sorts the answer: 200 is decoded; 401 and
+403 raise `AuthenticationError` at once; 408, 409, 429, 5xx, timeouts and dropped
+connections are retried after ``Retry-After`` (or ``retry-after-ms``) when the
+server gives one, else after exponential backoff with full jitter, within
+``max_attempts`` and the call's ``deadline``; 404 gives the model up (fallbacks
+follow); other statuses raise `ModelResponseError`. Every attempt is logged on
+``actorbus.models`` and counted in the provider's statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, final
+
+import anyio
+import httpx
+import msgspec
+
+from .._backoff import backoff_delay
+from .._errors import AuthenticationError, ModelResponseError, ModelsConfigError
+from ._chat import Usage
+from ._config import Provider
+from ._echo import EchoTransport
+from ._limits import ProviderLimits
+from ._retry import is_retryable_error, is_retryable_status, retry_after
+from ._wire import excerpt
+
+__all__ = ["GiveUp", "ProviderClient", "ProviderStatistics"]
+
+T = TypeVar("T")
+log = logging.getLogger("actorbus.models")
+
+
+class ProviderStatistics(msgspec.Struct, kw_only=True):
+    """Counts for one provider since the bus opened.
+
+    Attributes:
+        requests: requests sent (every attempt).
+        succeeded: requests answered with a completion.
+        retried: attempts that failed and were tried again.
+        failed: attempts that failed for good (no retry left, or not retryable).
+        rate_limited: 429 answers.
+        in_flight: requests being answered now.
+
+    Version added: 0.1
+    """
+
+    requests: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    in_flight: int = 0
+
+
+class GiveUp(Exception):
+    """This model is exhausted on its provider: try the fallbacks (internal)."""
+
+    def __init__(self, attempts: int, last_error: str) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(last_error)
+
+
+@final
+class ProviderClient:
+    """Calls one provider; shared by every actor of a bus."""
+
+    __slots__ = ("_http", "_key", "_limits", "provider", "stats")
+
+    def __init__(
+        self,
+        provider: Provider,
+        transport: httpx.AsyncBaseTransport | None,
+        stats: ProviderStatistics,
+    ) -> None:
+        self.provider = provider
+        self._key = _read_key(provider)
+        headers = {"authorization": f"Bearer {self._key}"} if self._key else {}
+        if provider.offline:
+            transport = transport or EchoTransport()
+        base_url = "http://echo.invalid/v1" if provider.offline else provider.base_url
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(provider.timeout, connect=provider.connect_timeout, pool=None),
+            limits=httpx.Limits(
+                max_connections=provider.max_concurrent or 1000, max_keepalive_connections=100
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._limits = ProviderLimits(
+            provider.requests_per_minute, provider.tokens_per_minute, provider.max_concurrent
+        )
+        self.stats = stats
+
+    def __repr__(self) -> str:
+        return f"ProviderClient({self.provider.name!r}, {self.provider.base_url!r})"
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def correct_tokens(self, estimated: int, usage: Usage) -> None:
+        """Settle the tokens-per-minute limit with a call's real usage."""
+        await self._limits.correct(estimated, usage.total_tokens)
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with the API key masked (for bodies quoted in errors)."""
+        return text.replace(self._key, "***") if self._key else text
+
+    async def attempts(
+        self,
+        model: str,
+        body: bytes,
+        tokens: int,
+        receive: Callable[[httpx.Response], Awaitable[T]],
+        keep_open: bool = False,
+    ) -> tuple[T, int, float]:
+        """Send ``body`` until an attempt succeeds: (``receive``'s result, attempts, latency).
+
+        ``receive`` turns a 200 answer into the result; it runs inside the attempt,
+        so a body cut short is retried like any dropped connection. With
+        ``keep_open`` the answer is left open for the caller (streams).
+
+        Raises:
+            AuthenticationError: 401 or 403.
+            ModelResponseError: an answer that is not a completion, or a refused request.
+            GiveUp: attempts or deadline exhausted, or 404: try the fallbacks.
+        """
+        provider, stats = self.provider, self.stats
+        deadline = time.monotonic() + provider.deadline
+        attempt, last = 0, "no attempt made"
+        while True:
+            attempt += 1
+            await self._limits.acquire(tokens)
+            stats.requests += 1
+            stats.in_flight += 1
+            started = time.monotonic()
+            delay: float | None = None
+            try:
+                with anyio.move_on_after(max(deadline - started, 0.0)) as scope:
+                    result = await self._attempt(model, body, receive, keep_open)
+                if scope.cancelled_caught:
+                    raise httpx.ReadTimeout("the call's deadline passed during the request")
+            except httpx.HTTPError as exc:
+                if not is_retryable_error(exc):
+                    stats.failed += 1
+                    raise GiveUp(attempt, f"{type(exc).__name__}: {exc}") from None
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except _Status as answer:
+                if answer.status == 429:
+                    stats.rate_limited += 1
+                last, delay = f"HTTP {answer.status}", answer.retry_after
+            except GiveUp as exc:
+                stats.failed += 1
+                raise GiveUp(attempt, exc.last_error) from None
+            except BaseException:
+                stats.failed += 1
+                raise
+            else:
+                latency = time.monotonic() - started
+                stats.succeeded += 1
+                log.debug("%s %s attempt %d: ok in %.3fs", provider.name, model, attempt, latency)
+                return result, attempt, latency
+            finally:
+                stats.in_flight -= 1
+                self._limits.release()
+            # A retryable failure: wait, within the attempts and the deadline.
+            if delay is None:
+                delay = backoff_delay(attempt, provider.retry_base, provider.retry_cap)
+            if attempt >= provider.max_attempts or time.monotonic() + delay >= deadline:
+                stats.failed += 1
+                log.warning("%s %s attempt %d: %s; giving up", provider.name, model, attempt, last)
+                raise GiveUp(attempt, last)
+            stats.retried += 1
+            log.warning(
+                "%s %s attempt %d: %s; retrying in %.2fs",
+                provider.name,
+                model,
+                attempt,
+                last,
+                delay,
+            )
+            await anyio.sleep(delay)
+
+    async def _attempt(
+        self,
+        model: str,
+        body: bytes,
+        receive: Callable[[httpx.Response], Awaitable[T]],
+        keep_open: bool,
+    ) -> T:
+        request = self._http.build_request(
+            "POST", "chat/completions", content=body, headers={"content-type": "application/json"}
+        )
+        response = await self._http.send(request, stream=True)
+        close = True
+        try:
+            status = response.status_code
+            if status == 200:
+                result = await receive(response)
+                close = not keep_open  # a stream is closed by its reader
+                return result
+            error = await self.read(response, model)
+        finally:
+            if close:
+                await response.aclose()
+        raise self._refusal(model, status, response.headers, error)
+
+    def _refusal(self, model: str, status: int, headers: httpx.Headers, error: bytes) -> Exception:
+        provider = self.provider
+        log.warning("%s %s: HTTP %d", provider.name, model, status)
+        if status in (401, 403):
+            return AuthenticationError(model, status, provider.base_url, provider.api_key_env)
+        if is_retryable_status(status):
+            return _Status(status, retry_after(headers))
+        if status == 404:
+            return GiveUp(1, f"HTTP 404 (no model {model!r} at {provider.base_url}?)")
+        return ModelResponseError(
+            model,
+            status,
+            "the provider refused the request: check the model name and parameters",
+            self.redact(excerpt(error)),
+        )
+
+    async def read(self, response: httpx.Response, model: str) -> bytes:
+        """Read a whole answer body, refusing one over ``max_response_bytes``.
+
+        Raises:
+            ModelResponseError: the answer is too large.
+        """
+        limit = self.provider.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(model, response.status_code, limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(model, response.status_code, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class _Status(Exception):
+    # A retryable status, carried from an attempt to the retry loop.
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(status)
+
+
+def _too_large(model: str, status: int, limit: int) -> ModelResponseError:
+    return ModelResponseError(
+        model,
+        status,
+        f"the answer is larger than max_response_bytes={limit}: raise it in the provider's "
+        "settings if such answers are expected",
+    )
+
+
+def _read_key(provider: Provider) -> str:
+    if provider.api_key_env is None or provider.offline:
+        return ""
+    key = os.environ.get(provider.api_key_env, "")
+    if not key:
+        raise ModelsConfigError(
+            f"provider {provider.name!r} reads its API key from the environment variable "
+            f"{provider.api_key_env}, which is not set: export it, or set api_key_env to the "
+            "variable that holds the key"
+        )
+    return key

@@ -1,0 +1,515 @@
+"""`Models`: the gateway every actor's model calls go through.
+
+It routes a model name to the first provider serving it, applies the per-actor
+assignment table, tries fallbacks once a model is exhausted, reserves budget,
+prices the usage and keeps the totals. One `Models` belongs to one bus (one run):
+the bus opens it and closes its connections.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, final
+
+import httpx
+import msgspec
+
+from .._backend import current_library
+from .._errors import AsyncioRequired, ModelResponseError, ModelsConfigError, ModelUnavailable
+from ._chat import ChatMessage, Completion, Usage, estimate_tokens, prompt_chars
+from ._client import GiveUp, ProviderClient, ProviderStatistics
+from ._config import ModelsConfig, Provider
+from ._costs import CostReport, Ledger, Reservation
+from ._prices import PriceTable
+from ._wire import Chunk, WireCompletion, decode_chunk, decode_completion, encode_request
+
+__all__ = ["DEFAULT_MAX_TOKENS", "CompletionJournal", "Models", "Stream"]
+
+log = logging.getLogger("actorbus.models")
+
+DEFAULT_MAX_TOKENS = 1024
+"""Output tokens assumed, for limits and budgets, of a call that sets no ``max_tokens``."""
+
+
+class CompletionJournal(Protocol):
+    """Where one call's completion is recorded, so a re-run replays it instead of paying."""
+
+    async def recorded(self) -> Completion | None:
+        """Return the completion recorded earlier, or None."""
+        ...
+
+    async def record(self, completion: Completion) -> None:
+        """Record the completion (durably, before the handler goes on)."""
+        ...
+
+
+@final
+class Models:
+    """Model providers, routing, limits, retries, fallbacks, costs and budgets.
+
+    Args:
+        config: the configuration (default: `ModelsConfig.offline`, the echo provider).
+        transports: provider name -> an httpx transport to use instead of the network
+            (tests; ``httpx.MockTransport``).
+
+    Pass it to ``Bus(models=...)``; actors then call `Context.complete` and
+    `Context.stream`. Model calls need asyncio (aiolimiter is asyncio-only).
+
+    Version added: 0.1
+    """
+
+    __slots__ = ("_clients", "_config", "_ledger", "_open", "_prices", "_stats", "_transports")
+
+    def __init__(
+        self,
+        config: ModelsConfig | None = None,
+        *,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self._config = ModelsConfig.offline() if config is None else config
+        if not self._config.providers:
+            raise ModelsConfigError("a model configuration needs at least one provider")
+        names = [p.name for p in self._config.providers]
+        if len(set(names)) != len(names):
+            raise ModelsConfigError(f"provider names must be unique, got {names}")
+        self._transports = dict(transports or {})
+        self._prices = PriceTable(self._config.prices)
+        self._ledger = Ledger(self._config.budget)
+        self._clients: dict[str, ProviderClient] = {}
+        self._stats = {name: ProviderStatistics() for name in names}
+        self._open = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Models:
+        """Return models configured from the environment; see `ModelsConfig.from_env`."""
+        return cls(ModelsConfig.from_env(environ))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Models:
+        """Return models configured from a TOML file; see `ModelsConfig`."""
+        return cls(ModelsConfig.from_toml(path))
+
+    @property
+    def config(self) -> ModelsConfig:
+        """The configuration."""
+        return self._config
+
+    def __repr__(self) -> str:
+        providers = ", ".join(f"{p.name}={p.base_url}" for p in self._config.providers)
+        return f"Models({providers})"
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Make one pooled HTTP client per provider.
+
+        Raises:
+            AsyncioRequired: not running on asyncio.
+            ModelsConfigError: a provider's API key variable is not set.
+        """
+        if current_library() != "asyncio":
+            raise AsyncioRequired(
+                "actorbus models", "aiolimiter, which enforces rate limits, is asyncio-only"
+            )
+        if self._open:
+            return
+        clients: dict[str, ProviderClient] = {}
+        try:
+            for provider in self._config.providers:
+                clients[provider.name] = ProviderClient(
+                    provider, self._transports.get(provider.name), self._stats[provider.name]
+                )
+        except BaseException:
+            for client in clients.values():
+                await client.aclose()
+            raise
+        self._clients = clients
+        self._open = True
+
+    async def aclose(self) -> None:
+        """Close every provider's connections. Closing twice does nothing."""
+        clients, self._clients = self._clients, {}
+        self._open = False
+        for client in clients.values():
+            await client.aclose()
+
+    async def __aenter__(self) -> Models:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- routing ----------------------------------------------------------------------
+
+    def model_for(self, actor: str | None, declared: str | None) -> str:
+        """Return the model ``actor`` uses: its assignment, else what it declares, else the default.
+
+        Raises:
+            ModelsConfigError: none of them names a model.
+        """
+        if actor is not None and (assigned := self._config.assignments.get(actor)):
+            return assigned
+        model = declared or self._config.default_model
+        if model is None:
+            raise ModelsConfigError(
+                f"actor {actor!r} has no model: declare `model = ...` on the actor, pass "
+                "model= to complete(), assign one in [assignments], or set default_model"
+            )
+        return model
+
+    def _client(self, model: str) -> ProviderClient:
+        if not self._open:
+            raise ModelsConfigError(
+                "these models are not open: use them through a Bus (or `async with`)"
+            )
+        for provider in self._config.providers:
+            if provider.serves(model):
+                return self._clients[provider.name]
+        served = sorted({m for p in self._config.providers for m in p.models})
+        raise ModelsConfigError(
+            f"no provider serves model {model!r} (served: {', '.join(served)}): add it to a "
+            "provider's models, or fix the name"
+        )
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        actor: str | None = None,
+        journal: CompletionJournal | None = None,
+        **params: Any,
+    ) -> Completion:
+        """Ask ``model`` (then its fallbacks) for a completion of ``messages``.
+
+        ``params`` go into the request as they are (``temperature``, ``max_tokens``,
+        ``tools``...). ``actor`` is whose budget and totals the call counts in. With
+        a ``journal`` holding a completion, that is returned and nothing is sent;
+        otherwise the new completion is recorded there before it is returned.
+
+        Raises:
+            AuthenticationError: the provider refused the key.
+            ModelResponseError: an answer was not a valid completion.
+            ModelUnavailable: every attempt of the model and its fallbacks failed.
+            BudgetExceeded: the call could overspend a budget; nothing was sent.
+            ModelsConfigError: no provider serves the model.
+        """
+        if journal is not None and (recorded := await journal.recorded()) is not None:
+            return recorded
+        completion = await self._complete(list(messages), model, actor, params)
+        if journal is not None:
+            await journal.record(completion)
+        return completion
+
+    async def _complete(
+        self, chat: list[ChatMessage], model: str, actor: str | None, params: dict[str, Any]
+    ) -> Completion:
+        attempts, last = 0, ""
+        for candidate in self._chain(model):
+            client = self._client(candidate)
+            tokens, reservation = self._reserve(candidate, actor, chat, params)
+            body = encode_request(candidate, chat, params, stream=False)
+            try:
+                answer, tries, latency = await client.attempts(
+                    candidate, body, tokens, functools.partial(_whole, client, candidate)
+                )
+            except GiveUp as exc:
+                self._ledger.release(reservation)
+                attempts += exc.attempts
+                last = f"{candidate}: {exc.last_error}"
+                log.info(
+                    "model %s is exhausted (%s); trying its fallbacks", candidate, exc.last_error
+                )
+                continue
+            except BaseException:
+                self._ledger.release(reservation)
+                raise
+            choice = answer.choices[0]
+            usage = answer.usage or Usage()
+            completion = self._settle(
+                client, candidate, actor, reservation, tokens, usage,
+                text=choice.message.content or "", finish_reason=choice.finish_reason,
+                tool_calls=choice.message.tool_calls, latency=latency, attempts=attempts + tries,
+                answered_by=answer.model or candidate, estimated=answer.usage is None,
+            )  # fmt: skip
+            await client.correct_tokens(tokens, usage)
+            return completion
+        raise ModelUnavailable(model, attempts, last)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        actor: str | None = None,
+        journal: CompletionJournal | None = None,
+        **params: Any,
+    ) -> Stream:
+        """Return a `Stream` of ``model``'s answer as text deltas, over server-sent events.
+
+        Limits, retries and fallbacks apply until the first byte of a 200 answer;
+        after that a broken stream raises `ModelResponseError`. A ``journal`` works
+        as for `complete`: a recorded completion comes back as one delta.
+        """
+        return Stream(self, list(messages), model, actor, params, journal)
+
+    def _chain(self, model: str) -> list[str]:
+        return [model, *self._config.fallbacks.get(model, [])]
+
+    def _reserve(
+        self, model: str, actor: str | None, chat: list[ChatMessage], params: Mapping[str, Any]
+    ) -> tuple[int, Reservation]:
+        prompt = estimate_tokens(prompt_chars(chat))
+        out = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
+        reservation = self._ledger.reserve(
+            model, actor, self._prices.worst_case(model, prompt, int(out))
+        )
+        return prompt + int(out), reservation
+
+    def _settle(
+        self,
+        client: ProviderClient,
+        model: str,
+        actor: str | None,
+        reservation: Reservation,
+        tokens: int,
+        usage: Usage,
+        *,
+        text: str,
+        finish_reason: str | None,
+        tool_calls: list[dict[str, Any]] | None,
+        latency: float,
+        attempts: int,
+        answered_by: str,
+        estimated: bool,
+    ) -> Completion:
+        if usage.total_tokens == 0 and (usage.prompt_tokens or usage.completion_tokens):
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.prompt_tokens + usage.completion_tokens,
+            )
+        cost = self._prices.cost(model, usage)
+        self._ledger.settle(reservation, model, usage, cost)
+        return Completion(
+            text=text, finish_reason=finish_reason, tool_calls=tool_calls, usage=usage,
+            model=answered_by, provider=client.provider.name, latency=latency, cost=cost,
+            attempts=attempts, usage_estimated=estimated,
+        )  # fmt: skip
+
+    # -- reports ----------------------------------------------------------------------
+
+    def costs(self) -> CostReport:
+        """Return what calls cost so far: in all, per actor and per model."""
+        return self._ledger.report()
+
+    def statistics(self) -> dict[str, ProviderStatistics]:
+        """Return each provider's request counts (attempts, retries, failures, 429s)."""
+        return {name: msgspec.structs.replace(stats) for name, stats in self._stats.items()}
+
+    def providers(self) -> list[Provider]:
+        """Return the configured providers."""
+        return list(self._config.providers)
+
+
+async def _whole(client: ProviderClient, model: str, response: httpx.Response) -> WireCompletion:
+    body = await client.read(response, model)
+    try:
+        return decode_completion(model, response.status_code, body)
+    except ModelResponseError as exc:
+        raise ModelResponseError(
+            model, exc.status, exc.reason, client.redact(exc.excerpt)
+        ) from None
+
+
+@final
+class Stream:
+    """A model's answer arriving as text deltas: ``async for delta in stream``.
+
+    After the last delta, `completion` holds the whole answer with its usage and
+    cost. Use ``async with`` around it when you may stop reading early, so the
+    connection is released at once. Usage comes from the stream's final usage chunk
+    (requested with ``stream_options.include_usage``); a provider that sends none
+    gets an estimate (prompt and text at about four characters a token), flagged
+    by ``Completion.usage_estimated``.
+
+    Version added: 0.1
+    """
+
+    __slots__ = (
+        "_actor", "_chat", "_gen", "_journal", "_model", "_models", "_params", "completion",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        models: Models,
+        chat: list[ChatMessage],
+        model: str,
+        actor: str | None,
+        params: dict[str, Any],
+        journal: CompletionJournal | None = None,
+    ) -> None:
+        self._models = models
+        self._journal = journal
+        self._chat = chat
+        self._model = model
+        self._actor = actor
+        self._params = params
+        self._gen: AsyncGenerator[str, None] | None = None
+        self.completion: Completion | None = None
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._gen is None:
+            self._gen = self._run()
+        return await self._gen.__anext__()
+
+    async def __aenter__(self) -> Stream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        gen = self._gen
+        if gen is not None:
+            await gen.aclose()
+
+    async def text(self) -> str:
+        """Read the whole stream and return its text."""
+        return "".join([delta async for delta in self])
+
+    async def _run(self) -> AsyncGenerator[str, None]:
+        journal = self._journal
+        if journal is not None and (recorded := await journal.recorded()) is not None:
+            self.completion = recorded
+            if recorded.text:
+                yield recorded.text
+            return
+        request = self._request()
+        try:
+            async for delta in request:
+                yield delta
+        finally:
+            await request.aclose()  # left early: release the connection and the reservation
+        if journal is not None and self.completion is not None:
+            await journal.record(self.completion)
+
+    async def _request(self) -> AsyncGenerator[str, None]:
+        models = self._models
+        attempts, last = 0, ""
+        for candidate in models._chain(self._model):
+            client = models._client(candidate)
+            tokens, reservation = models._reserve(candidate, self._actor, self._chat, self._params)
+            body = encode_request(candidate, self._chat, self._params, stream=True)
+
+            async def opened(response: httpx.Response) -> httpx.Response:
+                return response
+
+            try:
+                response, tries, _ = await client.attempts(
+                    candidate, body, tokens, opened, keep_open=True
+                )
+            except GiveUp as exc:
+                models._ledger.release(reservation)
+                attempts += exc.attempts
+                last = f"{candidate}: {exc.last_error}"
+                continue
+            except BaseException:
+                models._ledger.release(reservation)
+                raise
+            settled = False
+            try:
+                started = _now()
+                parts: list[str] = []
+                usage: Usage | None = None
+                finish: str | None = None
+                answered_by = candidate
+                async for chunk in _events(client, response, candidate):
+                    answered_by = chunk.model or answered_by
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    for choice in chunk.choices:
+                        if choice.finish_reason is not None:
+                            finish = choice.finish_reason
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield choice.delta.content
+                text = "".join(parts)
+                estimated = usage is None
+                if usage is None:
+                    prompt = estimate_tokens(prompt_chars(self._chat))
+                    out = estimate_tokens(len(text))
+                    usage = Usage(
+                        prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out
+                    )
+                self.completion = models._settle(
+                    client, candidate, self._actor, reservation, tokens, usage, text=text,
+                    finish_reason=finish, tool_calls=None, latency=_now() - started,
+                    attempts=attempts + tries, answered_by=answered_by, estimated=estimated,
+                )  # fmt: skip
+                settled = True
+                await client.correct_tokens(tokens, usage)
+            finally:
+                if not settled:
+                    models._ledger.release(reservation)
+                await response.aclose()
+            return
+        raise ModelUnavailable(self._model, attempts, last)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+async def _events(
+    client: ProviderClient, response: httpx.Response, model: str
+) -> AsyncIterator[Chunk]:
+    """Yield the chunks of a server-sent event stream until ``[DONE]``.
+
+    Raises:
+        ModelResponseError: the stream ends (or breaks) before ``[DONE]``, a chunk
+            is invalid, or the stream exceeds ``max_response_bytes``.
+    """
+    limit = client.provider.max_response_bytes
+    size = 0
+    data: list[str] = []
+    try:
+        async for line in response.aiter_lines():
+            size += len(line) + 1
+            if size > limit:
+                raise ModelResponseError(
+                    model, 200, f"the stream is larger than max_response_bytes={limit}"
+                )
+            if line.startswith("data:"):
+                data.append(line[5:].strip())
+                continue
+            if line or not data:
+                continue  # comments, other fields, or a blank line between events
+            payload, data = "\n".join(data), []
+            if payload == "[DONE]":
+                return
+            yield decode_chunk(model, payload.encode())
+        if data and "\n".join(data) == "[DONE]":
+            return
+    except httpx.HTTPError as exc:
+        raise ModelResponseError(
+            model, 200, f"the stream broke before its end ({type(exc).__name__}: {exc})"
+        ) from None
+    raise ModelResponseError(model, 200, "the stream ended without [DONE]: the answer is cut short")

@@ -1,0 +1,387 @@
+"""Model calls over a mock transport: decoding, errors, retries, fallbacks, budgets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import httpx
+import pytest
+
+import actorbus as ab
+
+from ._support import KEY_ENV, SENTINEL_KEY, answer, models_over, sse
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(KEY_ENV, SENTINEL_KEY)
+    return SENTINEL_KEY
+
+
+HI = [ab.system("be brief"), ab.user("hi")]
+
+
+class TestAnswers:
+    async def test_a_completion_is_decoded_into_a_typed_result_with_its_cost(self) -> None:
+        tools = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        models, seen = models_over(
+            lambda r: httpx.Response(
+                200, json=answer("hi there", prompt=1_000_000, completion=0, tool_calls=tools)
+            )
+        )
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1", actor="a", temperature=0.2)
+        assert done.text == "hi there"
+        assert done.finish_reason == "stop"
+        assert done.tool_calls == tools
+        assert done.usage == ab.Usage(
+            prompt_tokens=1_000_000, completion_tokens=0, total_tokens=1_000_000
+        )
+        assert done.model == "gpt-4.1"
+        assert done.provider == "p"
+        assert done.attempts == 1
+        assert done.cost == pytest.approx(8.00)  # the default price of gpt-4.1 per MTok
+        assert done.latency >= 0
+        assert not done.journaled
+        (request,) = seen
+        assert request.url == "https://gateway.test/v1/chat/completions"
+        assert request.headers["authorization"] == f"Bearer {SENTINEL_KEY}"
+        body = json.loads(request.content)
+        assert body["model"] == "gpt-4.1"
+        assert body["temperature"] == 0.2
+        assert body["messages"] == [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hi"},
+        ]
+
+    async def test_costs_are_totalled_per_actor_and_model(self) -> None:
+        models, _ = models_over(
+            lambda r: httpx.Response(200, json=answer(prompt=500_000, completion=500_000))
+        )
+        async with models:
+            await models.complete(HI, model="deepseek-v3", actor="researcher")
+            await models.complete(HI, model="gpt-4.1", actor="writer")
+        report = models.costs()
+        assert report.by_actor["researcher"].cost == pytest.approx(0.42)
+        assert report.by_actor["writer"].cost == pytest.approx(8.00)
+        assert report.by_model["gpt-4.1"].calls == 1
+        assert report.total.cost == pytest.approx(8.42)
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (b"{not json", "not valid JSON"),
+            (b'{"id": "x", "object": "chat.completion"}', "not a chat completion"),
+            (b'{"id": "x", "choices": []}', "no choices"),
+            (b'{"choices": [{"message": {"content": 5}}]}', "not a chat completion"),
+            (b"[1, 2, 3]", "not a chat completion"),
+        ],
+    )
+    async def test_an_invalid_answer_is_a_clear_error_not_a_key_error(
+        self, body: bytes, reason: str
+    ) -> None:
+        models, seen = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            with pytest.raises(ab.ModelResponseError, match=reason) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        error = caught.value
+        assert error.status == 200
+        assert error.model == "gpt-4.1"
+        assert error.excerpt == body.decode()
+        assert len(seen) == 1  # not retried
+
+    async def test_the_excerpt_of_a_huge_bad_body_is_truncated(self) -> None:
+        models, _ = models_over(lambda r: httpx.Response(200, content=b"x" * 10_000))
+        async with models:
+            with pytest.raises(ab.ModelResponseError) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert len(caught.value.excerpt) < 300
+
+    async def test_an_answer_over_the_size_limit_is_refused(self) -> None:
+        big = answer("y" * 5_000)
+        models, _ = models_over(lambda r: httpx.Response(200, json=big), max_response_bytes=1_000)
+        async with models:
+            with pytest.raises(ab.ModelResponseError, match="max_response_bytes"):
+                await models.complete(HI, model="gpt-4.1")
+
+    async def test_a_refused_request_is_not_retried_and_the_key_is_masked(self) -> None:
+        echoed = {"error": {"message": f"bad header Bearer {SENTINEL_KEY}"}}
+        models, seen = models_over(lambda r: httpx.Response(400, json=echoed))
+        async with models:
+            with pytest.raises(ab.ModelResponseError) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 1
+        assert caught.value.status == 400
+        assert SENTINEL_KEY not in str(caught.value)
+        assert "***" in caught.value.excerpt
+
+
+class TestAuthentication:
+    @pytest.mark.parametrize("status", [401, 403])
+    async def test_refused_credentials_fail_at_once_naming_url_and_variable(
+        self, status: int
+    ) -> None:
+        models, seen = models_over(lambda r: httpx.Response(status, json={"error": {}}))
+        async with models:
+            with pytest.raises(ab.AuthenticationError) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 1
+        message = str(caught.value)
+        assert "https://gateway.test/v1" in message
+        assert KEY_ENV in message
+        assert SENTINEL_KEY not in message
+        assert SENTINEL_KEY not in repr(caught.value)
+        assert caught.value.status == status
+
+
+class TestRetries:
+    async def test_429_is_retried_after_retry_after_ms(self) -> None:
+        replies = iter(
+            [
+                httpx.Response(429, headers={"retry-after-ms": "60"}),
+                httpx.Response(200, json=answer()),
+            ]
+        )
+        models, seen = models_over(lambda r: next(replies))
+        async with models:
+            started = time.monotonic()
+            done = await models.complete(HI, model="gpt-4.1")
+            waited = time.monotonic() - started
+        assert len(seen) == 2
+        assert done.attempts == 2
+        assert waited >= 0.06  # as told, not the 1 ms backoff
+        stats = models.statistics()["p"]
+        assert (stats.requests, stats.retried, stats.rate_limited, stats.succeeded) == (2, 1, 1, 1)
+
+    @pytest.mark.parametrize("status", [408, 409, 500, 502, 503, 504])
+    async def test_transient_statuses_are_retried(self, status: int) -> None:
+        replies = iter([httpx.Response(status), httpx.Response(200, json=answer())])
+        models, seen = models_over(lambda r: next(replies))
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 2
+        assert done.attempts == 2
+
+    async def test_dropped_connections_are_retried(self) -> None:
+        calls = 0
+
+        def flaky(request: httpx.Request) -> httpx.Response:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise httpx.ConnectError("connection refused", request=request)
+            if calls == 2:
+                raise httpx.ReadTimeout("timed out", request=request)
+            return httpx.Response(200, json=answer())
+
+        models, _ = models_over(flaky)
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1")
+        assert done.attempts == 3
+
+    async def test_attempts_are_bounded(self) -> None:
+        models, seen = models_over(lambda r: httpx.Response(503), max_attempts=3)
+        async with models:
+            with pytest.raises(ab.ModelUnavailable) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 3
+        assert caught.value.attempts == 3
+        assert "HTTP 503" in caught.value.last_error
+
+    async def test_a_retry_after_beyond_the_deadline_gives_up_at_once(self) -> None:
+        models, seen = models_over(
+            lambda r: httpx.Response(429, headers={"retry-after": "30"}), deadline=1.0
+        )
+        async with models:
+            with pytest.raises(ab.ModelUnavailable):
+                await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 1
+
+    async def test_every_attempt_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        replies = iter([httpx.Response(500), httpx.Response(200, json=answer())])
+        models, _ = models_over(lambda r: next(replies))
+        caplog.set_level(logging.DEBUG, logger="actorbus.models")
+        async with models:
+            await models.complete(HI, model="gpt-4.1")
+        lines = [r.getMessage() for r in caplog.records if r.name == "actorbus.models"]
+        assert any("attempt 1: HTTP 500; retrying" in line for line in lines)
+        assert any("attempt 2: ok" in line for line in lines)
+
+
+class TestFallbacks:
+    def _config(self, **provider: object) -> ab.ModelsConfig:
+        return ab.ModelsConfig(
+            providers=[
+                ab.Provider(
+                    name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV,
+                    retry_base=0.001, max_attempts=2, **provider,  # type: ignore[arg-type]
+                )
+            ],
+            fallbacks={"gpt-4.1": ["claude-sonnet-4", "deepseek-v3"]},
+        )  # fmt: skip
+
+    async def test_fallbacks_are_tried_in_order_once_a_model_is_exhausted(self) -> None:
+        def by_model(request: httpx.Request) -> httpx.Response:
+            model = json.loads(request.content)["model"]
+            if model == "deepseek-v3":
+                return httpx.Response(200, json=answer(model=model))
+            return httpx.Response(503)
+
+        models, seen = models_over(by_model, config=self._config())
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1", actor="writer")
+        asked = [json.loads(r.content)["model"] for r in seen]
+        assert asked == ["gpt-4.1"] * 2 + ["claude-sonnet-4"] * 2 + ["deepseek-v3"]
+        assert done.model == "deepseek-v3"
+        assert done.attempts == 5
+        assert models.costs().by_model.keys() == {"deepseek-v3"}
+
+    async def test_an_unknown_model_goes_straight_to_its_fallback(self) -> None:
+        def by_model(request: httpx.Request) -> httpx.Response:
+            model = json.loads(request.content)["model"]
+            if model == "gpt-4.1":
+                return httpx.Response(404, json={"error": {"code": "model_not_found"}})
+            return httpx.Response(200, json=answer(model=model))
+
+        models, seen = models_over(by_model, config=self._config())
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 2
+        assert done.model == "claude-sonnet-4"
+
+    async def test_when_everything_is_exhausted_the_error_counts_every_attempt(self) -> None:
+        models, seen = models_over(lambda r: httpx.Response(500), config=self._config())
+        async with models:
+            with pytest.raises(ab.ModelUnavailable) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert caught.value.attempts == len(seen) == 6
+        assert "deepseek-v3" in caught.value.last_error
+
+    async def test_authentication_errors_do_not_fall_back(self) -> None:
+        models, seen = models_over(lambda r: httpx.Response(401), config=self._config())
+        async with models:
+            with pytest.raises(ab.AuthenticationError):
+                await models.complete(HI, model="gpt-4.1")
+        assert len(seen) == 1
+
+
+class TestBudgets:
+    async def test_a_call_over_budget_is_refused_without_a_request(self) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+            ],
+            budget=ab.Budgets(run=0.001),
+        )
+        models, seen = models_over(lambda r: httpx.Response(200, json=answer()), config=config)
+        async with models:
+            with pytest.raises(ab.BudgetExceeded) as caught:
+                # 1,024 output tokens of gpt-4.1 could cost $0.008 > $0.001
+                await models.complete(HI, model="gpt-4.1", actor="writer")
+            assert seen == []
+            cheap = await models.complete(HI, model="gpt-4.1", max_tokens=10)
+        assert caught.value.scope == "run"
+        assert cheap.cost <= 0.001
+
+    async def test_the_reservation_is_released_when_the_call_fails(self) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(
+                    name="p",
+                    base_url="https://gateway.test/v1",
+                    api_key_env=KEY_ENV,
+                    max_attempts=1,
+                )
+            ],
+            budget=ab.Budgets(actors={"writer": 0.01}),
+        )
+        replies = iter([httpx.Response(500), httpx.Response(200, json=answer())])
+        models, _ = models_over(lambda r: next(replies), config=config)
+        async with models:
+            with pytest.raises(ab.ModelUnavailable):
+                await models.complete(HI, model="gpt-4.1", actor="writer", max_tokens=1000)
+            await models.complete(HI, model="gpt-4.1", actor="writer", max_tokens=1000)
+
+
+class TestStreams:
+    async def test_deltas_arrive_in_order_and_the_completion_has_the_reported_usage(self) -> None:
+        usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+        body = sse("Hel", "lo", " world", usage=usage)
+        models, seen = models_over(
+            lambda r: httpx.Response(
+                200, content=body, headers={"content-type": "text/event-stream"}
+            )
+        )
+        async with models:
+            stream = models.stream(HI, model="gpt-4.1", actor="a")
+            deltas = [d async for d in stream]
+        assert deltas == ["Hel", "lo", " world"]
+        done = stream.completion
+        assert done is not None
+        assert done.text == "Hello world"
+        assert done.finish_reason == "stop"
+        assert done.usage == ab.Usage(**usage)
+        assert not done.usage_estimated
+        request = json.loads(seen[0].content)
+        assert request["stream"] is True
+        assert request["stream_options"] == {"include_usage": True}
+        assert models.costs().by_actor["a"].completion_tokens == 3
+
+    async def test_a_stream_without_usage_gets_an_estimate_flagged_as_such(self) -> None:
+        models, _ = models_over(lambda r: httpx.Response(200, content=sse("abcdefgh")))
+        async with models:
+            stream = models.stream(HI, model="gpt-4.1")
+            assert await stream.text() == "abcdefgh"
+        assert stream.completion is not None
+        assert stream.completion.usage_estimated
+        assert stream.completion.usage.completion_tokens == 2  # 8 characters
+
+    async def test_a_stream_cut_short_is_an_error_not_a_partial_answer(self) -> None:
+        models, _ = models_over(
+            lambda r: httpx.Response(200, content=sse("par", "tial", done=False))
+        )
+        async with models:
+            got: list[str] = []
+
+            async def read() -> None:
+                async for delta in models.stream(HI, model="gpt-4.1"):
+                    got.append(delta)  # noqa: PERF401  # kept as they arrive, up to the error
+
+            with pytest.raises(ab.ModelResponseError, match=r"without \[DONE\]"):
+                await read()
+        assert got == ["par", "tial"]
+
+    async def test_failures_before_the_first_byte_are_retried(self) -> None:
+        replies = iter([httpx.Response(503), httpx.Response(200, content=sse("ok"))])
+        models, seen = models_over(lambda r: next(replies))
+        async with models:
+            stream = models.stream(HI, model="gpt-4.1")
+            assert await stream.text() == "ok"
+        assert len(seen) == 2
+        assert stream.completion is not None
+        assert stream.completion.attempts == 2
+
+    async def test_an_invalid_chunk_is_a_clear_error(self) -> None:
+        body = b'data: {"choices": "nope"}\n\ndata: [DONE]\n\n'
+        models, _ = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            with pytest.raises(ab.ModelResponseError, match="chunk"):
+                await models.stream(HI, model="gpt-4.1").text()
+
+    async def test_a_stream_left_early_releases_its_reservation(self) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+            ],
+            budget=ab.Budgets(run=0.02),
+        )
+        models, _ = models_over(
+            lambda r: httpx.Response(200, content=sse("a", "b", "c")), config=config
+        )
+        async with models:
+            for _ in range(3):  # each reserves ~$0.008; leaving early must give it back
+                async with models.stream(HI, model="gpt-4.1") as stream:
+                    async for _delta in stream:
+                        break
