@@ -30,6 +30,7 @@ SCENARIOS = {
     "actors": "bench_actors",
     "sqlite": "bench_sqlite",
     "durable-e2e": "bench_durable_e2e",
+    "models": "bench_models",
 }
 """Scenario name -> module in this package, in the order they run."""
 

@@ -20,7 +20,9 @@ def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     scenarios = {s["scenario"]: s for s in json.loads(out.read_text())["scenarios"]}
-    assert set(scenarios) == {"throughput", "fanout", "ask", "actors", "sqlite", "durable-e2e"}
+    assert set(scenarios) == {
+        "throughput", "fanout", "ask", "actors", "sqlite", "durable-e2e", "models"
+    }  # fmt: skip
     for name, scenario in scenarios.items():
         assert scenario["error"] is None, name
         for metric in scenario["metrics"]:

@@ -215,7 +215,7 @@ class TestShow:
         conn.close()
         lines = _ok("log", "show", path, "--payload", "--to", "2")
         assert "<undecodable payload: " in lines[1]
-        assert lines[2].endswith('{"angle":"log","keywords":["start"]}')
+        assert lines[2].endswith('{"angle":"log","keywords":["start"],"summary":""}')
 
     @pytest.mark.parametrize(
         "args",
@@ -336,7 +336,7 @@ class TestReplay:
         assert [int(line.split()[0][4:]) for line in printed] == [1, 2, 3, 4, 5]
         notes, draft = printed[1], printed[3]
         assert notes.split()[1:5] == ["relay", "->", "work.log", "Notes"]
-        assert notes.endswith('{"angle":"log","keywords":["start"]}')
+        assert notes.endswith('{"angle":"log","keywords":["start"],"summary":""}')
         assert draft.split()[1:5] == ["stepper", "->", "work.done", "Draft"]
         assert draft.endswith('{"text":"done","round":2}')
         assert lines[-1].startswith("replayed 2 record(s) from seq 1")

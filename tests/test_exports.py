@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
+    # dir(), not vars(): a module may load a public name on first use (__getattr__).
     return {
         name
-        for name, value in vars(module).items()
+        for name in dir(module)
         if not name.startswith("_")
-        and not isinstance(value, types.ModuleType)
+        and not isinstance(getattr(module, name), types.ModuleType)
         and name not in {"annotations"}
     }
 

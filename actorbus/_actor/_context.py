@@ -207,6 +207,11 @@ class Context:
             **params,
         )  # fmt: skip
 
+    @property
+    def models(self) -> Models | None:
+        """The bus's models (None: this bus makes no model calls)."""
+        return self._runtime.models
+
     def _models(self, model: str | None) -> tuple[Models, str]:
         models = self._runtime.models
         if models is None:

@@ -1,9 +1,11 @@
-"""The built-in demo team: a planner, researchers, a writer and a reviewer, offline.
+"""The built-in demo team: a planner, researchers, a writer and a reviewer.
 
-It shows the core at work with no model and no network: an ``ask`` into the team,
-a parallel fan-out of asks from inside a handler, a bounded review loop, and a
-monitor that watches every message go by. The ready-made LLM team replaces it as
-the main job once models land.
+It shows the core at work: an ``ask`` into the team, a parallel fan-out of asks
+from inside a handler, a bounded review loop, and a monitor that watches every
+message go by. Researchers and the writer call models, each its own (the source
+article's pattern: a cheap model for research, a strong one for writing); with
+no endpoint configured that is the offline echo provider, and on a bus without
+models (Trio) they work from the task's own words.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import anyio
 
 from .._actor import Actor, Context
 from .._message import Message, Request, Response, TaskDelegation
+from .._models import system, user
 
 __all__ = ["Monitor", "Planner", "Researcher", "Reviewer", "Writer", "team"]
 
@@ -28,6 +31,7 @@ class Notes(Message):
 
     angle: str
     keywords: tuple[str, ...]
+    summary: str = ""
 
 
 class Draft(Message):
@@ -50,29 +54,50 @@ def _keywords(text: str, count: int) -> tuple[str, ...]:
 
 
 class Researcher(Actor):
-    """Finds the keywords of one angle of the task (offline: from the task's words)."""
+    """Finds the keywords of one angle of the task and asks a (cheap) model for notes."""
 
     subscribe = ("team.research",)
     concurrency = 3
+    model = "deepseek-v3"
 
     async def on_task(self, msg: TaskDelegation, ctx: Context) -> Notes:
-        angle = msg.inputs.get("angle", "overview")
+        angle = str(msg.inputs.get("angle", "overview"))
         words = _keywords(f"{msg.description} {angle}", 4)
-        return Notes(angle=str(angle), keywords=words)
+        summary = ""
+        if ctx.models is not None:
+            done = await ctx.complete(
+                [
+                    system("You are a researcher. Answer in three short bullet points."),
+                    user(f"Task: {msg.description}\nAngle: {angle}"),
+                ],
+                max_tokens=300,
+            )
+            summary = done.text
+        return Notes(angle=angle, keywords=words, summary=summary)
 
 
 class Writer(Actor):
-    """Writes a draft from the notes, revising it with the reviewer's feedback."""
+    """Writes a draft with a (strong) model, revising it with the reviewer's feedback."""
 
     subscribe = ("team.write",)
+    model = "gpt-4.1"
 
     async def on_task(self, msg: TaskDelegation, ctx: Context) -> Draft:
         keywords: list[str] = list(msg.inputs.get("keywords", []))
         missing: list[str] = list(msg.inputs.get("missing", []))
         round_ = int(msg.inputs.get("round", 1))
         used = keywords[: max(1, len(keywords) - 2)] if round_ == 1 else keywords + missing
-        text = "This answer covers " + ", ".join(dict.fromkeys(used)) + "."
-        return Draft(text=text, round=round_)
+        terms = ", ".join(dict.fromkeys(used))
+        if ctx.models is None:
+            return Draft(text=f"This answer covers {terms}.", round=round_)
+        done = await ctx.complete(
+            [
+                system(f"You are a writer. In one short paragraph, answer: {msg.description}"),
+                user(f"Cover these points: {terms}."),
+            ],
+            max_tokens=600,
+        )
+        return Draft(text=done.text, round=round_)
 
 
 class Reviewer(Actor):

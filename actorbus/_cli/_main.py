@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from .._bus import Bus, BusStatistics
-from .._errors import ActorbusError
+from .._errors import ActorbusError, ModelsConfigError
 from .._log import SqliteLog
 from .._log._reader import LogReader
 from .._message import Request, Response
+from .._models import CostReport, Models, ModelsConfig
 from .._version import __version__
 from ._demo import Monitor, team
+from ._fake_cmd import add_fake_openai_parser
 from ._log_cmd import add_log_parser
 
 __all__ = ["main"]
@@ -40,8 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log", default="actorbus.db", help="the log file to write (default ./actorbus.db)"
     )
+    run.add_argument(
+        "--models",
+        metavar="TOML",
+        help="model configuration file (default: from the environment; with nothing "
+        "configured, the offline echo provider)",
+    )
     run.set_defaults(handler=_run)
     add_log_parser(commands)
+    add_fake_openai_parser(commands)
     return parser
 
 
@@ -68,13 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    reply, stats, before = anyio.run(_run_team, args, backend=args.backend)
+    models = _models(args)
+    reply, stats, costs, before = anyio.run(_run_team, args, models, backend=args.backend)
     elapsed = time.perf_counter() - started
     if args.quiet:
         print(reply.content)
         return 0
     print(f"\nanswer ({reply.data.get('rounds')} review round(s)):\n  {reply.content}\n")
     print(_table(stats))
+    print(_costs(models, costs))
     print(f"\n{stats.published} messages in {elapsed * 1000:.1f} ms, logged to {args.log}")
     request_id = _first_request(args.log, before)
     if request_id is not None:
@@ -83,9 +94,33 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_team(args: argparse.Namespace) -> tuple[Response, BusStatistics, int]:
+def _models(args: argparse.Namespace) -> Models | None:
+    # Model calls need asyncio (aiolimiter): on Trio the team works without them.
+    if args.backend != "asyncio":
+        if args.models:
+            raise ModelsConfigError("--models needs --backend asyncio: model calls need asyncio")
+        return None
+    config = ModelsConfig.from_toml(args.models) if args.models else ModelsConfig.from_env()
+    return Models(config)
+
+
+def _costs(models: Models | None, costs: CostReport) -> str:
+    if models is None:
+        return "\nno model calls (they need asyncio; this run used Trio)"
+    providers = models.providers()
+    where = (
+        "the offline echo provider, priced as the models it stands in for"
+        if all(p.offline for p in providers)
+        else ", ".join(f"{p.name} ({p.base_url})" for p in providers)
+    )
+    return f"\nmodel calls, through {where}:\n{costs.format()}"
+
+
+async def _run_team(
+    args: argparse.Namespace, models: Models | None
+) -> tuple[Response, BusStatistics, CostReport, int]:
     say = _printer(quiet=args.quiet)
-    async with Bus(log=SqliteLog(args.log)) as bus:
+    async with Bus(log=SqliteLog(args.log), models=models) as bus:
         before = bus.log.last_seq  # the file may hold earlier runs
         await bus.spawn(Monitor, say, name="monitor")
         for actor, name in team():
@@ -95,7 +130,7 @@ async def _run_team(args: argparse.Namespace) -> tuple[Response, BusStatistics, 
         await bus.drain()
         stats = bus.statistics()
     assert isinstance(reply, Response)
-    return reply, stats, before
+    return reply, stats, bus.costs(), before
 
 
 def _first_request(path: str, after: int) -> str | None:

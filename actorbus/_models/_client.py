@@ -27,6 +27,7 @@ from .._errors import AuthenticationError, ModelResponseError, ModelsConfigError
 from ._chat import Usage
 from ._config import Provider
 from ._echo import EchoTransport
+from ._lanes import LANE_DEPTH, Lanes
 from ._limits import ProviderLimits
 from ._retry import is_retryable_error, is_retryable_status, retry_after
 from ._wire import excerpt
@@ -72,7 +73,7 @@ class GiveUp(Exception):
 class ProviderClient:
     """Calls one provider; shared by every actor of a bus."""
 
-    __slots__ = ("_http", "_key", "_limits", "provider", "stats")
+    __slots__ = ("_key", "_lanes", "_limits", "provider", "stats")
 
     def __init__(
         self,
@@ -86,15 +87,20 @@ class ProviderClient:
         if provider.offline:
             transport = transport or EchoTransport()
         base_url = "http://echo.invalid/v1" if provider.offline else provider.base_url
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers=headers,
-            timeout=httpx.Timeout(provider.timeout, connect=provider.connect_timeout, pool=None),
-            limits=httpx.Limits(
-                max_connections=provider.max_concurrent or 1000, max_keepalive_connections=100
-            ),
-            transport=transport,
-            follow_redirects=False,
+        timeout = httpx.Timeout(provider.timeout, connect=provider.connect_timeout, pool=None)
+        # One TLS context for all lanes: httpx builds (and loads CA certificates
+        # into) a new one per client otherwise, some 20 ms each, in the event loop.
+        tls = httpx.create_ssl_context()
+        self._lanes = Lanes(
+            lambda: httpx.AsyncClient(
+                base_url=base_url,
+                headers=headers,
+                timeout=timeout,
+                verify=tls,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=LANE_DEPTH * 2),
+                transport=transport,
+                follow_redirects=False,
+            )
         )
         self._limits = ProviderLimits(
             provider.requests_per_minute, provider.tokens_per_minute, provider.max_concurrent
@@ -106,7 +112,7 @@ class ProviderClient:
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
-        await self._http.aclose()
+        await self._lanes.aclose()
 
     async def correct_tokens(self, estimated: int, usage: Usage) -> None:
         """Settle the tokens-per-minute limit with a call's real usage."""
@@ -198,21 +204,30 @@ class ProviderClient:
         receive: Callable[[httpx.Response], Awaitable[T]],
         keep_open: bool,
     ) -> T:
-        request = self._http.build_request(
-            "POST", "chat/completions", content=body, headers={"content-type": "application/json"}
-        )
-        response = await self._http.send(request, stream=True)
-        close = True
+        lanes = self._lanes
+        lane = lanes.take()
         try:
-            status = response.status_code
-            if status == 200:
-                result = await receive(response)
-                close = not keep_open  # a stream is closed by its reader
-                return result
-            error = await self.read(response, model)
+            http = lanes.client(lane)
+            request = http.build_request(
+                "POST",
+                "chat/completions",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            response = await http.send(request, stream=True)
+            close = True
+            try:
+                status = response.status_code
+                if status == 200:
+                    result = await receive(response)
+                    close = not keep_open  # a stream is closed by its reader
+                    return result
+                error = await self.read(response, model)
+            finally:
+                if close:
+                    await response.aclose()
         finally:
-            if close:
-                await response.aclose()
+            lanes.give_back(lane)
         raise self._refusal(model, status, response.headers, error)
 
     def _refusal(self, model: str, status: int, headers: httpx.Headers, error: bytes) -> Exception:

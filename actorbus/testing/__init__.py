@@ -1,13 +1,40 @@
 """actorbus.testing: tools for testing code built on actorbus, and actorbus backends.
 
+`FakeOpenAI` is a real HTTP server on a loopback port that speaks the OpenAI chat
+completions API: script its `Reply` and `Fault` steps, point a client at its
+``base_url``, and read back each `RecordedRequest`. It needs nothing beyond
+actorbus's own dependencies.
+
 `EventLogConformance` is the test suite every `EventLog` backend must pass: subclass
-it in a test module and override its ``open_log`` fixture. This module needs pytest
-(and anyio's pytest plugin, which comes with anyio), which are not dependencies of
-actorbus itself: install them where you run your tests.
+it in a test module and override its ``open_log`` fixture. It needs pytest (and
+anyio's pytest plugin, which comes with anyio), which are not dependencies of
+actorbus itself, so it is imported only when first used.
 """
 
 from __future__ import annotations
 
-from ._conformance import EventLogConformance as EventLogConformance
+import typing
 
-__all__ = ["EventLogConformance"]
+from ._fake_openai import FakeOpenAI as FakeOpenAI
+from ._fake_openai import Fault as Fault
+from ._fake_openai import RecordedRequest as RecordedRequest
+from ._fake_openai import Reply as Reply
+
+if typing.TYPE_CHECKING:
+    from ._conformance import EventLogConformance as EventLogConformance
+
+__all__ = ["EventLogConformance", "FakeOpenAI", "Fault", "RecordedRequest", "Reply"]
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use: the suite imports pytest, which FakeOpenAI users may lack.
+    if name == "EventLogConformance":
+        from ._conformance import EventLogConformance
+
+        globals()[name] = EventLogConformance
+        return EventLogConformance
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,230 @@
+"""The source article's failures, against a real HTTP server (FakeOpenAI).
+
+401 (a clear error, one request), 429 (backoff honouring Retry-After, then success),
+malformed and inconsistent answers (clear errors), concurrency (100 actors sharing
+one limited provider, measured by the server's own clock), and a crash between
+paying for a completion and finishing the handler (the re-run pays nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+import actorbus as ab
+from actorbus.testing import FakeOpenAI, Fault, Reply
+
+from ._support import KEY_ENV, SENTINEL_KEY
+
+HI = [ab.user("hi")]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key=SENTINEL_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(KEY_ENV, SENTINEL_KEY)
+    return SENTINEL_KEY
+
+
+def models_for(server: FakeOpenAI, **provider: object) -> ab.Models:
+    settings: dict[str, object] = {
+        "name": "fake",
+        "base_url": server.base_url,
+        "api_key_env": KEY_ENV,
+        "retry_base": 0.01,
+        "retry_cap": 0.05,
+        **provider,
+    }
+    return ab.Models(ab.ModelsConfig(providers=[ab.Provider(**settings)]))  # type: ignore[arg-type]
+
+
+class TestTheArticlesFailures:
+    async def test_401_a_wrong_key_is_one_request_and_a_clear_error(
+        self, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(KEY_ENV, "sk-wrong")
+        async with models_for(server) as models:
+            with pytest.raises(ab.AuthenticationError) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert server.request_count == 1
+        assert server.base_url in str(caught.value)
+        assert KEY_ENV in str(caught.value)
+
+    async def test_429_backs_off_as_long_as_retry_after_says_then_succeeds(
+        self, server: FakeOpenAI
+    ) -> None:
+        server.script(Fault.status(429, retry_after="1"), "finally")
+        async with models_for(server) as models:
+            done = await models.complete(HI, model="gpt-4.1")
+        first, second = server.requests
+        assert (first.status, second.status) == (429, 200)
+        assert second.time - first.time >= 1.0  # by the server's clock
+        assert done.text == "finally"
+        assert done.attempts == 2
+
+    async def test_429_honours_retry_after_ms(self, server: FakeOpenAI) -> None:
+        server.script(Fault.status(429, retry_after_ms=250), Fault.status(503), "ok")
+        async with models_for(server) as models:
+            done = await models.complete(HI, model="gpt-4.1")
+        times = [r.time for r in server.requests]
+        assert times[1] - times[0] >= 0.25
+        assert done.attempts == 3
+
+    @pytest.mark.parametrize(
+        ("fault", "reason"),
+        [
+            (Fault.malformed(), "not valid JSON"),
+            (Fault.inconsistent(), "choices"),
+        ],
+    )
+    async def test_a_malformed_or_inconsistent_answer_is_a_clear_error(
+        self, server: FakeOpenAI, fault: Fault, reason: str
+    ) -> None:
+        server.script(fault)
+        async with models_for(server) as models:
+            with pytest.raises(ab.ModelResponseError, match=reason) as caught:
+                await models.complete(HI, model="gpt-4.1")
+        assert caught.value.status == 200
+        assert caught.value.model == "gpt-4.1"
+        assert caught.value.excerpt
+        assert server.request_count == 1
+
+    async def test_a_hung_request_times_out_and_is_retried(self, server: FakeOpenAI) -> None:
+        server.script(Fault.hang(5.0), "after the hang")
+        async with models_for(server, timeout=0.3) as models:
+            done = await models.complete(HI, model="gpt-4.1")
+        assert done.text == "after the hang"
+        assert done.attempts == 2
+
+    async def test_a_dropped_connection_is_retried(self, server: FakeOpenAI) -> None:
+        server.script(Fault.disconnect(), "reconnected")
+        async with models_for(server) as models:
+            done = await models.complete(HI, model="gpt-4.1")
+        assert done.text == "reconnected"
+        assert done.attempts == 2
+
+    async def test_a_truncated_stream_is_an_error_not_half_an_answer(
+        self, server: FakeOpenAI
+    ) -> None:
+        server.script(Fault.truncated_stream(after_chunks=2))
+        async with models_for(server) as models:
+            with pytest.raises(ab.ModelResponseError, match="stream"):
+                await models.stream(HI, model="gpt-4.1").text()
+
+    async def test_a_stream_carries_the_servers_text_and_usage(self, server: FakeOpenAI) -> None:
+        server.script(Reply(text="one two three", prompt_tokens=11, completion_tokens=3))
+        async with models_for(server) as models:
+            stream = models.stream(HI, model="gpt-4.1")
+            deltas = [d async for d in stream]
+        assert "".join(deltas) == "one two three"
+        assert len(deltas) > 1
+        assert stream.completion is not None
+        assert not stream.completion.usage_estimated
+        assert stream.completion.usage == ab.Usage(
+            prompt_tokens=11, completion_tokens=3, total_tokens=14
+        )
+
+
+class Caller(ab.Actor):
+    subscribe = ("calls.{name}",)
+    model = "deepseek-v3"
+
+    async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
+        await ctx.complete([ab.user(msg.content)], max_tokens=16)
+
+
+class TestSharedLimits:
+    async def test_100_actors_share_one_provider_within_its_request_rate(
+        self, server: FakeOpenAI
+    ) -> None:
+        rate = 25.0  # per second: the bucket holds one second's worth, 25 requests
+        models = models_for(server, requests_per_minute=rate * 60)
+        async with ab.Bus(models=models) as bus:
+            for i in range(100):
+                await bus.spawn(Caller, name=f"caller-{i}")
+            for i in range(100):
+                await bus.publish(f"calls.caller-{i}", ab.Request(action="a", content="x"))
+            await bus.drain()
+            report = bus.costs()
+        assert report.total.calls == 100
+        assert len(report.by_actor) == 100
+        times = sorted(r.time for r in server.requests)
+        assert len(times) == 100
+        # Never above the rate, allowing one burst of the bucket. The server stamps
+        # arrivals, not sends, and the burst's requests take a while to go out (each
+        # lane opens its connection), so allow 0.1 s of send jitter (2.5 requests).
+        jitter = 0.1
+        for i in range(len(times)):
+            for j in range(i + 1, len(times)):
+                assert j - i + 1 <= 25 + rate * (times[j] - times[i] + jitter)
+        # Saturated: after the burst, the requests come at >= 90% of the rate.
+        after_burst = times[25:]
+        achieved = (len(after_burst) - 1) / (after_burst[-1] - after_burst[0])
+        assert achieved >= 0.9 * rate
+
+    async def test_max_concurrent_caps_requests_in_flight(self, server: FakeOpenAI) -> None:
+        server_latency = FakeOpenAI(latency=0.05)
+        with server_latency:
+            models = models_for(server_latency, api_key_env=None, max_concurrent=5)
+            async with ab.Bus(models=models) as bus:
+                for i in range(20):
+                    await bus.spawn(Caller, name=f"caller-{i}")
+                for i in range(20):
+                    await bus.publish(f"calls.caller-{i}", ab.Request(action="a", content="x"))
+                await bus.drain()
+            times = sorted(r.time for r in server_latency.requests)
+        assert len(times) == 20
+        # Five at a time, 50 ms each: the 6th arrives only once one has been answered.
+        for i in range(5, 20):
+            assert times[i] - times[i - 5] >= 0.045
+
+
+class Stuck(ab.Actor):
+    subscribe = ("work",)
+    model = "gpt-4.1"
+    paid: anyio.Event
+
+    async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
+        await ctx.complete([ab.user(msg.content)])
+        type(self).paid.set()
+        await anyio.sleep_forever()  # the process dies here
+
+
+class Finisher(ab.Actor):
+    subscribe = ("work",)
+    model = "gpt-4.1"
+    got: list[ab.Completion]
+
+    async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
+        type(self).got.append(await ctx.complete([ab.user(msg.content)]))
+
+
+async def test_a_handler_rerun_after_a_crash_does_not_pay_for_its_completion_again(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.db"
+    Stuck.paid = anyio.Event()
+    with anyio.CancelScope() as crash:
+        async with ab.Bus(log=ab.SqliteLog(path), models=models_for(server)) as bus:
+            await bus.spawn(Stuck, name="worker")
+            await bus.publish("work", ab.Request(action="write", content="an essay"))
+            await Stuck.paid.wait()
+            crash.cancel()
+    assert server.request_count == 1
+
+    Finisher.got = []
+    async with ab.Bus(log=ab.SqliteLog(path), models=models_for(server)) as bus:
+        await bus.spawn(Finisher, name="worker")
+        await bus.drain()
+    (completion,) = Finisher.got
+    assert completion.journaled
+    assert completion.text == "echo: an essay"
+    assert server.request_count == 1  # nothing was requested (or paid) again
