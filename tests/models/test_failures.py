@@ -133,12 +133,28 @@ class TestTheArticlesFailures:
         )
 
 
+async def test_calls_reuse_one_pooled_connection(server: FakeOpenAI) -> None:
+    async with models_for(server) as models:
+        for _ in range(20):
+            await models.complete(HI, model="gpt-4.1")
+    assert server.request_count == 20
+    assert server.connections_accepted == 1
+
+
 class Caller(ab.Actor):
     subscribe = ("calls.{name}",)
     model = "deepseek-v3"
 
     async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
         await ctx.complete([ab.user(msg.content)], max_tokens=16)
+
+
+class Caller96(ab.Actor):
+    subscribe = ("calls.{name}",)
+    model = "deepseek-v3"
+
+    async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
+        await ctx.complete([ab.user(msg.content)], max_tokens=96)
 
 
 class TestSharedLimits:
@@ -169,6 +185,31 @@ class TestSharedLimits:
         after_burst = times[25:]
         achieved = (len(after_burst) - 1) / (after_burst[-1] - after_burst[0])
         assert achieved >= 0.9 * rate
+
+    async def test_tokens_per_minute_holds_by_the_usage_the_server_reports(
+        self, server: FakeOpenAI
+    ) -> None:
+        # Each call is estimated at its prompt (2 tokens) + max_tokens (96) = 98 tokens
+        # and really uses 100 (as the server reports): the 2 short are taken after.
+        server.reply_with(lambda body: Reply(text="x", prompt_tokens=10, completion_tokens=90))
+        per_second = 2500.0  # 25 calls/s; the bucket holds one second's worth
+        models = models_for(server, tokens_per_minute=per_second * 60)
+        async with ab.Bus(models=models) as bus:
+            for i in range(100):
+                await bus.spawn(Caller96, name=f"caller-{i}")
+            for i in range(100):
+                await bus.publish(f"calls.caller-{i}", ab.Request(action="a", content="x"))
+            await bus.drain()
+            assert bus.costs().total.prompt_tokens == 100 * 10
+        times = sorted(r.time for r in server.requests)
+        jitter = 0.1  # as above: arrivals, not sends, are stamped
+        for i in range(len(times)):
+            for j in range(i + 1, len(times)):
+                tokens = (j - i + 1) * 100
+                assert tokens <= per_second + per_second * (times[j] - times[i] + jitter) + 100
+        after_burst = times[25:]
+        achieved = (len(after_burst) - 1) * 100 / (after_burst[-1] - after_burst[0])
+        assert achieved >= 0.9 * per_second
 
     async def test_max_concurrent_caps_requests_in_flight(self, server: FakeOpenAI) -> None:
         server_latency = FakeOpenAI(latency=0.05)
