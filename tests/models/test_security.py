@@ -22,7 +22,7 @@ from ._support import KEY_ENV, SENTINEL_KEY
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Ask(ab.Message):
+class Confidential(ab.Message):
     text: str
 
 
@@ -31,9 +31,9 @@ class Agent(ab.Actor):
     model = "gpt-4.1"
     max_retries = 0
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> Ask:
+    async def on_ask(self, msg: Confidential, ctx: ab.Context) -> Confidential:
         done = await ctx.complete([ab.user(msg.text)])
-        return Ask(text=done.text)
+        return Confidential(text=done.text)
 
 
 def _config(server: FakeOpenAI) -> ab.ModelsConfig:
@@ -64,9 +64,9 @@ async def test_the_key_appears_nowhere(
         models = ab.Models(_config(good))
         async with ab.Bus(log=ab.SqliteLog(path), models=models) as bus:
             await bus.spawn(Agent, name="agent")
-            reply = await bus.ask("agent", Ask(text="one"), timeout=10)
+            reply = await bus.ask("agent", Confidential(text="one"), timeout=10)
             with pytest.raises(ab.AskFailed) as failed:
-                await bus.ask("agent", Ask(text="two"), timeout=10)
+                await bus.ask("agent", Confidential(text="two"), timeout=10)
             seen += [repr(reply), repr(bus), repr(models), repr(models.config), str(failed.value)]
             seen += [repr(bus.costs()), repr(models.statistics()), repr(models.providers())]
         # A refused key: the error, its repr and its whole traceback.
@@ -100,7 +100,7 @@ async def test_the_key_appears_nowhere(
         seen.append(_cli("log", "show", str(tmp_path / "run.db"), "--payload", env=env))
     seen += [record.getMessage() for record in caplog.records]
     seen += [str(record.args) for record in caplog.records]
-    assert reply == Ask(text="fine")
+    assert reply == Confidential(text="fine")
     assert any("HTTP 500" in line for line in seen)  # the logs were captured
     leaks = [text for text in seen if SENTINEL_KEY in text]
     assert not leaks, leaks
