@@ -37,6 +37,7 @@ from ._errors import ModelsConfigError as ModelsConfigError
 from ._errors import ModelUnavailable as ModelUnavailable
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
+from ._errors import StateConflict as StateConflict
 from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
 from ._ids import new_id as new_id
@@ -79,6 +80,9 @@ from ._models import Usage as Usage
 from ._models import assistant as assistant
 from ._models import system as system
 from ._models import user as user
+from ._state import State as State
+from ._state import StateEntry as StateEntry
+from ._state import StateView as StateView
 from ._topic import TopicIndex as TopicIndex
 from ._topic import topic_matches as topic_matches
 from ._topic import validate_pattern as validate_pattern
@@ -141,7 +145,11 @@ __all__ = [
     "Response",
     "Spend",
     "SqliteLog",
+    "State",
+    "StateConflict",
+    "StateEntry",
     "StateUpdate",
+    "StateView",
     "Stream",
     "TaskDelegation",
     "TopicIndex",

@@ -21,6 +21,7 @@ The tree::
     +-- UndecodableRecord (ValueError)     a durable record cannot be turned back into a message
     +-- LogFileError                       a log file is not one this version can use
     +-- BusClosed                          you closed the bus (or have not opened it)
+    +-- StateConflict                      a state key changed first (compare-and-swap)
     +-- ModelError                         a model call failed
     |   +-- AuthenticationError            the provider refused the API key (401/403)
     |   +-- ModelResponseError             the answer is not a valid completion
@@ -45,6 +46,7 @@ __all__ = [
     "ModelResponseError",
     "ModelUnavailable",
     "ModelsConfigError",
+    "StateConflict",
     "DuplicateActor",
     "InvalidTopic",
     "LogTruncated",
@@ -421,4 +423,25 @@ class AsyncioRequired(ActorbusError):
         super().__init__(
             f"{part} needs asyncio ({reason}); run this bus under asyncio, or leave "
             "models unset to use the rest of actorbus under Trio"
+        )
+
+
+class StateConflict(ActorbusError):
+    """A state change lost: the key's revision is not the one expected.
+
+    Attributes:
+        key: the key.
+        expected: the revision the change expected (0: that the key is missing).
+        actual: the key's revision now (0: it is missing).
+    """
+
+    def __init__(self, key: str, expected: int | None, actual: int | None) -> None:
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        now = "missing" if not actual else f"at revision {actual}"
+        wanted = "missing" if expected == 0 else f"at revision {expected}"
+        super().__init__(
+            f"state key {key!r} is {now}, not {wanted}: someone changed it first; re-read "
+            "it and try again, or use update(), which does that for you"
         )

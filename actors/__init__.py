@@ -1,5 +1,59 @@
-"""Ready-made actors: the coordinator and LLM role actors (arriving with the coordination issue)."""
+"""Ready-made actors: a coordinator, workflows of tasks, and LLM role actors.
+
+The coordinator delegates tasks by capability and runs them in sequence, in
+parallel or as a graph of dependencies. Actors here are built only on actorbus's
+public API, as your own would be.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._client import run_task, run_workflow
+from ._coordinator import Coordinator, TaskRecord
+from ._errors import TeamError, WorkflowError
+from ._graph import check_workflow
+from ._messages import (
+    RunWorkflow,
+    Task,
+    TaskOutcome,
+    TaskResult,
+    TaskStatus,
+    WorkflowKind,
+    WorkflowResult,
+)
+from ._offline import offline_models, offline_reply
+from ._roles import LLMWorker, Researcher, Validator, Writer, parse_verdict
+from ._team import Team
+from ._team_types import Review, TeamEvent, TeamResult
+from ._worker import ANNOUNCE, Worker, registry_topic, task_topic
+
+__all__ = [
+    "ANNOUNCE",
+    "Coordinator",
+    "LLMWorker",
+    "Researcher",
+    "Review",
+    "RunWorkflow",
+    "Task",
+    "TaskOutcome",
+    "TaskRecord",
+    "TaskResult",
+    "TaskStatus",
+    "Team",
+    "TeamError",
+    "TeamEvent",
+    "TeamResult",
+    "Validator",
+    "Worker",
+    "WorkflowError",
+    "WorkflowKind",
+    "WorkflowResult",
+    "Writer",
+    "check_workflow",
+    "offline_models",
+    "offline_reply",
+    "parse_verdict",
+    "registry_topic",
+    "run_task",
+    "run_workflow",
+    "task_topic",
+]

@@ -31,6 +31,8 @@ SCENARIOS = {
     "sqlite": "bench_sqlite",
     "durable-e2e": "bench_durable_e2e",
     "models": "bench_models",
+    "state": "bench_state",
+    "coordinator": "bench_coordinator",
 }
 """Scenario name -> module in this package, in the order they run."""
 

@@ -7,14 +7,15 @@ runs in a subprocess and is judged by its output. The log it builds:
 seq   topic       message               sender   caused by
 ====  ==========  ====================  =======  =========
 1     work.start  Ping                  -        -
-2     work.log    Notes (demo class)    relay    1
+2     work.log    TaskResult (a team's)  relay    1
 3     work.step   Ping                  relay    1
-4     work.done   Draft (demo class)    stepper  3
+4     work.done   Response (built in)   stepper  3
 5     auth.login  Login (with secrets)  -        -
 ====  ==========  ====================  =======  =========
 
 ``Ping`` and ``Login`` are defined only here, so the command cannot decode them
-into messages; ``Notes`` and ``Draft`` belong to the demo team, which it can.
+into messages; ``Response`` is built in, and ``TaskResult`` belongs to the
+installed team (``actors``, found by entry point), so it can decode those.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import anyio
 import pytest
 
 import actorbus
-from actorbus._cli._demo import Draft, Notes
+from actors import TaskResult
 
 TOPICS = ["work.start", "work.log", "work.step", "work.done", "auth.login"]
 SECRETS = ("sk-live-123", "Bearer abc", "hunter2", "tok-9")
@@ -56,7 +57,7 @@ class Relay(actorbus.Actor):
     subscribe = ("work.start",)
 
     async def on_ping(self, msg: Ping, ctx: actorbus.Context) -> None:
-        await ctx.publish("work.log", Notes(angle="log", keywords=("start",)))
+        await ctx.publish("work.log", TaskResult(task_id="log", output=["start"]))
         await ctx.publish("work.step", Ping(n=msg.n + 1))
 
 
@@ -64,13 +65,13 @@ class Stepper(actorbus.Actor):
     subscribe = ("work.step",)
 
     async def on_ping(self, msg: Ping, ctx: actorbus.Context) -> None:
-        await ctx.publish("work.done", Draft(text="done", round=msg.n))
+        await ctx.publish("work.done", actorbus.Response(content="done", data={"round": msg.n}))
 
 
 class Sink(actorbus.Actor):
     subscribe = ("work.done",)
 
-    async def on_draft(self, msg: Draft, ctx: actorbus.Context) -> None:
+    async def on_response(self, msg: actorbus.Response, ctx: actorbus.Context) -> None:
         pass
 
 
@@ -149,7 +150,7 @@ class TestShow:
         assert lines[0].split() == ["seq", "time", "topic", "type", "sender", "id"]
         assert _seqs(lines) == [1, 2, 3, 4, 5]
         row = lines[4].split()
-        assert row[2:] == ["work.done", "Draft", "stepper", log.ids[4]]
+        assert row[2:] == ["work.done", "Response", "stepper", log.ids[4]]
         assert datetime.fromisoformat(row[1]).isoformat(timespec="milliseconds") == row[1]
         assert lines[1].split()[4] == "-"  # published from outside: no sender
         starts = {line.index(word) for line, word in zip(lines, ["topic", *TOPICS], strict=True)}
@@ -178,9 +179,9 @@ class TestShow:
         assert _ok("log", "show", log.path, "--type", "Nope")[-1] == "(no records match)"
 
     def test_payload_is_compact_json_without_the_type_tag(self, log: Built) -> None:
-        lines = _ok("log", "show", log.path, "--type", "Draft", "--payload")
+        lines = _ok("log", "show", log.path, "--type", "Response", "--payload")
         assert lines[0].split()[-1] == "payload"
-        assert lines[1].endswith('  {"text":"done","round":2}')
+        assert lines[1].endswith('  {"content":"done","data":{"round":2},"ok":true,"error":null}')
 
     def test_payload_needs_no_message_class(self, log: Built) -> None:
         lines = _ok("log", "show", log.path, "--type", "Ping", "--payload")
@@ -215,7 +216,9 @@ class TestShow:
         conn.close()
         lines = _ok("log", "show", path, "--payload", "--to", "2")
         assert "<undecodable payload: " in lines[1]
-        assert lines[2].endswith('{"angle":"log","keywords":["start"],"summary":""}')
+        assert lines[2].endswith(
+            '{"task_id":"log","ok":true,"output":["start"],"error":null,"worker":null}'
+        )
 
     @pytest.mark.parametrize(
         "args",
@@ -292,7 +295,7 @@ class TestStats:
         assert any(line.startswith("last     seq 5 at ") for line in lines)
         pairs = {tuple(line.split()) for line in lines}
         assert {("work.start", "1"), ("work.done", "1"), ("auth.login", "1")} <= pairs
-        assert {("Ping", "2"), ("Notes", "1"), ("Draft", "1"), ("Login", "1")} <= pairs
+        assert {("Ping", "2"), ("TaskResult", "1"), ("Response", "1"), ("Login", "1")} <= pairs
         assert {("relay", "2"), ("stepper", "1"), ("-", "2")} <= pairs
 
     def test_shows_each_consumers_cursor_and_lag(self, log: Built) -> None:
@@ -308,9 +311,9 @@ class TestTrace:
         lines = _ok("log", "trace", log.path, log.ids[1])
         assert len(lines) == 4
         assert lines[0].split()[:5] == ["1", "work.start", "Ping", "-", log.ids[1]]
-        assert lines[1].startswith("|-- 2  work.log  Notes  relay  " + log.ids[2])
+        assert lines[1].startswith("|-- 2  work.log  TaskResult  relay  " + log.ids[2])
         assert lines[2].startswith("`-- 3  work.step  Ping  relay  " + log.ids[3])
-        assert lines[3].startswith("    `-- 4  work.done  Draft  stepper  " + log.ids[4])
+        assert lines[3].startswith("    `-- 4  work.done  Response  stepper  " + log.ids[4])
         assert lines[0].endswith("+0.0ms")
 
     def test_takes_a_seq_and_names_the_cause_above(self, log: Built) -> None:
@@ -334,11 +337,13 @@ class TestReplay:
         lines = _ok("log", "replay", log.path, "--from", "1")
         printed = [line for line in lines if line.startswith("seq=")]
         assert [int(line.split()[0][4:]) for line in printed] == [1, 2, 3, 4, 5]
-        notes, draft = printed[1], printed[3]
-        assert notes.split()[1:5] == ["relay", "->", "work.log", "Notes"]
-        assert notes.endswith('{"angle":"log","keywords":["start"],"summary":""}')
-        assert draft.split()[1:5] == ["stepper", "->", "work.done", "Draft"]
-        assert draft.endswith('{"text":"done","round":2}')
+        team_result, response = printed[1], printed[3]
+        assert team_result.split()[1:5] == ["relay", "->", "work.log", "TaskResult"]
+        assert team_result.endswith(
+            '{"task_id":"log","ok":true,"output":["start"],"error":null,"worker":null}'
+        )
+        assert response.split()[1:5] == ["stepper", "->", "work.done", "Response"]
+        assert response.endswith('{"content":"done","data":{"round":2},"ok":true,"error":null}')
         assert lines[-1].startswith("replayed 2 record(s) from seq 1")
         assert lines[-1].endswith("3 not replayed")
 

@@ -18,16 +18,18 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_check_is_clean() -> None:
-    result = _run("ruff", "check", "actorbus", "actors", "tests", "benchmarks")
+    result = _run("ruff", "check", "actorbus", "actors", "tests", "benchmarks", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_is_applied() -> None:
-    result = _run("ruff", "format", "--check", "actorbus", "actors", "tests", "benchmarks")
+    result = _run(
+        "ruff", "format", "--check", "actorbus", "actors", "tests", "benchmarks", "examples"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.timeout(240)
 def test_mypy_strict_is_clean() -> None:
-    result = _run("mypy", "--strict", "actorbus", "actors", "tests")
+    result = _run("mypy", "--strict", "actorbus", "actors", "tests", "examples")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -105,6 +105,7 @@ class Cell(Mailbox):
 
     async def run(self) -> None:
         """Drain the mailbox, then end. Started by the bus in its task group."""
+        ended = False  # True once the drain returned: not cancelled, not failed
         with anyio.CancelScope() as scope:
             self.scope = scope
             try:
@@ -113,14 +114,24 @@ class Cell(Mailbox):
                     await self._drain_serial()
                 else:
                     await self._drain_concurrent(concurrency)
+                ended = True
             finally:
                 self.scope = None
-                self.active = False  # the next offer starts a new drain
-                self.busy = False
-                if self._idle_event is not None:
-                    self._idle_event.set()
-                    self._idle_event = None
-                self.runtime.cell_idle(self)
+                restart = ended and bool(self.items)
+                if restart:
+                    # Work arrived while this drain was ending (a concurrent drain
+                    # awaits its task group after `finish`): that offer found us busy
+                    # and started nothing, so start the next drain now (the bus may
+                    # refuse if it is stopping, and then clears `busy`).
+                    self.runtime.start_drain(self)
+                    restart = self.busy
+                if not restart:
+                    self.active = False  # the next offer starts a new drain
+                    self.busy = False
+                    if self._idle_event is not None:
+                        self._idle_event.set()
+                        self._idle_event = None
+                self.runtime.cell_idle(self)  # after start_drain: the bus stays busy
 
     async def wait_idle(self) -> None:
         """Return once no drain task runs for this actor."""

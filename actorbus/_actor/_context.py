@@ -19,6 +19,7 @@ from .._errors import ModelsConfigError, NoReplyExpected
 from .._ids import derived_id
 from .._message import Envelope, Message, Receipt
 from .._models import ChatMessage, Completion, Models, Stream
+from .._state import StateView
 from ._runtime import Runtime
 
 __all__ = ["Context", "send", "send_waits"]
@@ -206,6 +207,11 @@ class Context:
             messages, model=chosen, actor=self.actor, journal=slot and _CompletionJournal(slot),
             **params,
         )  # fmt: skip
+
+    @property
+    def state(self) -> StateView:
+        """The bus's shared state; changes made through it name this actor as ``by``."""
+        return StateView(self._runtime.state, self.actor)
 
     @property
     def models(self) -> Models | None:

@@ -13,6 +13,7 @@ import anyio
 
 from .._message import Message, Receipt
 from .._models import Models
+from .._state import State
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -82,6 +83,11 @@ class Runtime(Protocol):
 
     models: Models | None
     """The bus's model providers (None: it makes no model calls)."""
+
+    @property
+    def state(self) -> State:
+        """The bus's shared state."""
+        ...
 
     checkpoint: Callable[[], Awaitable[None]]
     """Let other tasks run, and deliver a pending cancellation."""

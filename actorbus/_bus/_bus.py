@@ -33,8 +33,10 @@ from .._errors import (
 )
 from .._ids import new_id
 from .._log import EventLog, MemoryLog, SyncAppend
-from .._message import DeadLetter, Envelope, Message, Receipt
+from .._message import DeadLetter, Envelope, Message, Receipt, StateUpdate
 from .._models import CostReport, Models, Spend
+from .._state import PREFIX as STATE_PREFIX
+from .._state import State
 from .._topic import validate_topic
 from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
@@ -95,6 +97,7 @@ class Bus:
     ) -> None:
         self._log: EventLog = log if log is not None else MemoryLog()
         self.models = models
+        self._state_store = State(self._publish_state, anyio.sleep)
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
         self._attach: Callable[[Callable[[Envelope], None]], None] | None = getattr(
             self._log, "attach", None
@@ -143,6 +146,9 @@ class Bus:
                 await self.models.aclose()
             raise
         self._delivery.delivered_seq = self._log.last_seq  # what was logged before is history
+        read_prefix = getattr(self._log, "read_topic_prefix", None)
+        if read_prefix is not None:  # a durable log: rebuild the shared state from it
+            self._state_store.replay(await read_prefix(STATE_PREFIX))
         if self._attach is not None:
             self._attach(self._delivery.committed)
         tg = anyio.create_task_group()
@@ -675,6 +681,20 @@ class Bus:
         return await waiter.wait(max(0.0, deadline - clock()))
 
     # -- observing --------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The shared state: a versioned key-value store with compare-and-swap.
+
+        Raises:
+            BusClosed: the bus is not open (or closing).
+        """
+        if self._state is not _State.OPEN and self._state is not _State.CLOSING:
+            raise BusClosed(self._state.value, "use the shared state")
+        return self._state_store
+
+    async def _publish_state(self, topic: str, msg: StateUpdate, by: str | None) -> Receipt:
+        return await self.publish_from(topic, msg, None, by, None, None)
 
     def costs(self) -> CostReport:
         """Return what model calls cost so far: in all, per actor and per model.

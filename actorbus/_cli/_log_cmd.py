@@ -29,10 +29,7 @@ from .._errors import UndecodableRecord
 from .._log._reader import LogReader, Record, plain_payload, redact
 from .._message import Message
 from .._topic import topic_matches, validate_pattern
-
-# The demo team's message classes must be defined for `replay` to decode the
-# records `actorbus run` writes; importing the module defines them.
-from . import _demo as _demo
+from ._team import load_team_messages
 
 __all__ = ["add_log_parser"]
 
@@ -398,6 +395,7 @@ def _decode(codec: MessageCodec, record: Record) -> Message | str:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    load_team_messages()  # so the records `actorbus run` writes can be decoded
     with LogReader(args.path) as reader:
         records = reader.records(args.from_seq, args.to_seq)
         done, skipped = anyio.run(_replay_into_bus, records, int(args.width))

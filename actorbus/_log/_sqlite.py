@@ -466,6 +466,15 @@ class SqliteLog(Admission):
             msg_id, topic, message, timestamp, sender, correlation, reply_to, causation, seq
         )
 
+    async def read_topic_prefix(self, prefix: str) -> list[Envelope]:
+        """Return every record whose topic starts with ``prefix``, in seq order.
+
+        For rebuilding derived data on open (the shared state): SQLite scans the
+        table, and only the matching records are decoded.
+        """
+        where = "substr(topic, 1, ?) = ?"  # exact, unlike LIKE (case-blind for ASCII)
+        return await self._worker.run(self._select_where, where, (len(prefix), prefix))
+
     async def find(self, msg_id: str) -> Envelope | None:
         """Return the newest record with id ``msg_id``, or None."""
         rows = await self._worker.run(self._select_where, "id = ?", (msg_id,))

@@ -3,14 +3,16 @@
 It lets the demo team and tests run with no network and no key while going
 through exactly the code real calls take (limits, retries, costs, journal): only
 the bytes come from this transport instead of a socket. It answers with
-``"echo: "`` and the last user message (or scripted replies, in order), plainly
-or as a server-sent event stream.
+scripted replies, in order, while any are queued; then with what its ``respond``
+function makes of the request (a scripted provider, such as one answering by
+role); else with ``"echo: "`` and the last user message. Plainly or as a
+server-sent event stream.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, final
 
 import httpx
@@ -25,10 +27,23 @@ _json = msgspec.json
 
 @final
 class EchoTransport(httpx.AsyncBaseTransport):
-    """Answers ``POST .../chat/completions`` without a network."""
+    """Answers ``POST .../chat/completions`` without a network.
 
-    def __init__(self, replies: Iterable[str] = ()) -> None:
+    Args:
+        replies: answers for the first requests, in order.
+        respond: makes the answer to each later request from its decoded JSON body
+            (``model``, ``messages``, ...); it runs in the event loop, so it must
+            not block. None (the default): echo the last user message.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[str] = (),
+        *,
+        respond: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
         self._replies = deque(replies)
+        self._respond = respond
         self.requests = 0
 
     def script(self, *replies: str) -> None:
@@ -43,7 +58,12 @@ class EchoTransport(httpx.AsyncBaseTransport):
         body = _json.decode(await request.aread())
         model = str(body.get("model", "echo"))
         messages: list[dict[str, Any]] = body.get("messages", [])
-        text = self._replies.popleft() if self._replies else _echo(messages)
+        if self._replies:
+            text = self._replies.popleft()
+        elif self._respond is not None:
+            text = self._respond(body)
+        else:
+            text = _echo(messages)
         prompt = estimate_tokens(sum(len(m.get("content") or "") for m in messages))
         usage = {
             "prompt_tokens": prompt,
