@@ -12,7 +12,15 @@ Compare-and-swap compares revisions, never values, so a value that goes A -> B
 change applied in one step of the event loop (no await between them), and the
 `StateUpdate` is published afterwards. Should that publish fail (the log is
 closed, or a write failed), the change is rolled back if nothing changed the key
-since, and the error propagates.
+since, and the error propagates. A cancellation is not a failure: the bus
+appends without suspending, so a change can only be cancelled once its
+`StateUpdate` is in the log (a `SqliteLog` writes what it admitted even if the
+caller goes away), and rolling it back would make the store disagree with the log
+and hand its revision out twice.
+
+The store keeps each value as its msgpack encoding and hands out a fresh decoded
+copy on every read, so no caller, handler or subscriber can change the state by
+mutating a value it was given.
 """
 
 from __future__ import annotations
@@ -65,8 +73,9 @@ class State:
     # -- reading ----------------------------------------------------------------------
 
     async def get(self, key: str) -> StateEntry | None:
-        """Return ``key``'s entry, or None if it does not exist."""
-        return self._entries.get(key)
+        """Return ``key``'s entry (its value a copy of its own), or None if it does not exist."""
+        entry = self._entries.get(key)
+        return None if entry is None else _out(entry)
 
     def keys(self, prefix: str = "") -> list[str]:
         """Return the keys that exist and start with ``prefix``, sorted."""
@@ -74,7 +83,7 @@ class State:
 
     async def items(self, prefix: str = "") -> list[StateEntry]:
         """Return the entries whose keys start with ``prefix``, sorted by key."""
-        return [self._entries[k] for k in self.keys(prefix)]
+        return [_out(self._entries[k]) for k in self.keys(prefix)]
 
     # -- changing ---------------------------------------------------------------------
 
@@ -122,7 +131,7 @@ class State:
         attempt = 0
         while True:
             current = self._entries.get(key)
-            value = fn(None if current is None else current.value)
+            value = fn(None if current is None else _decode(current.value))
             if inspect.isawaitable(value):
                 value = await value
             try:
@@ -156,26 +165,28 @@ class State:
         self, key: str, value: Any, expected: int | None, by: str | None, deleted: bool = False
     ) -> StateEntry:
         topic = _check_key(key)
-        plain = None if deleted else _plain(key, value)
+        raw = None if deleted else _encode(key, value)
         # Check and apply in one step: no await until the change is in place.
         current = self._entries.get(key)
         actual = 0 if current is None else current.revision
         if expected is not None and expected != actual:
             raise StateConflict(key, expected, actual)
         revision = self._last.get(key, 0) + 1
+        # Stored entries hold the value's msgpack; `_out` hands out decoded copies.
         entry = StateEntry(
-            key=key, value=plain, revision=revision, updated_by=by, updated_at=time.time()
+            key=key, value=raw, revision=revision, updated_by=by, updated_at=time.time()
         )
         self._apply(entry, deleted)
+        plain = None if raw is None else _decode(raw)
         update = StateUpdate(
             key=key, value=plain, revision=revision, updated_by=by, deleted=deleted
         )
         try:
             await self._publish(topic, update, by)
-        except BaseException:
+        except Exception:  # not BaseException: a cancelled change is logged, so it stands
             self._roll_back(key, entry, current)
             raise
-        return entry
+        return _out(entry)
 
     def _apply(self, entry: StateEntry, deleted: bool) -> None:
         self._last[entry.key] = entry.revision
@@ -203,7 +214,7 @@ class State:
                 continue
             entry = StateEntry(
                 key=msg.key,
-                value=msg.value,
+                value=None if msg.deleted else _encode(msg.key, msg.value),
                 revision=msg.revision,
                 updated_by=msg.updated_by,
                 updated_at=env.timestamp,
@@ -266,12 +277,22 @@ def _check_key(key: str) -> str:
     return topic
 
 
-def _plain(key: str, value: Any) -> Any:
-    # Through msgspec and back: refuses what cannot be stored, and detaches the
-    # stored value from the caller's (possibly mutable) object.
+_decode = msgspec.msgpack.Decoder().decode
+
+
+def _out(entry: StateEntry) -> StateEntry:
+    # A stored entry holds its value's msgpack (None: deleted): give the caller a
+    # copy of its own.
+    raw = entry.value
+    return msgspec.structs.replace(entry, value=None if raw is None else _decode(raw))
+
+
+def _encode(key: str, value: Any) -> bytes:
+    # Refuses what cannot be stored, and detaches the stored value from the
+    # caller's (possibly mutable) object.
     try:
-        return msgspec.msgpack.decode(msgspec.msgpack.encode(value))
-    except (TypeError, msgspec.EncodeError) as exc:
+        return msgspec.msgpack.encode(value)
+    except (TypeError, OverflowError, msgspec.EncodeError) as exc:
         raise TypeError(
             f"the value for state key {key!r} cannot be stored: {exc}; use JSON-like "
             "values (dict, list, str, int, float, bool, None) or msgspec Structs"
