@@ -358,7 +358,8 @@ class SqliteLog(Admission):
         self._writing = self._pending = None
         if exc is not None:
             self._fail(batch, exc)
-        elif self._durability == "commit" and self._deliver is not None:
+            return
+        if self._durability == "commit" and self._deliver is not None:
             for env in batch.envelopes:
                 self._deliver(env)
         waiting = len(self._sealed[0].envelopes) if self._sealed else len(self._batch.envelopes)
@@ -369,12 +370,23 @@ class SqliteLog(Admission):
         batch.finish()
 
     def _fail(self, batch: _Batch, exc: BaseException) -> None:
+        # Every record admitted but not written fails with it, not just this batch:
+        # writing later batches would leave a gap in the seqs and acknowledge records
+        # admitted after ones that were refused.
         self._failure = LogFileError(
             str(self._path),
             f"writing records failed ({exc}); those publishes raised, the log accepts no "
             "more until reopened: check the disk, then restart",
         )
-        batch.error = self._failure
+        failed = [batch, *self._sealed, self._batch]
+        self._sealed.clear()
+        self._batch = _Batch()
+        self._records = self._batch.envelopes
+        self._dirty_cursors.clear()
+        self._journal_pending.clear()
+        for each in failed:
+            each.error = self._failure
+            each.finish()
 
     def _write(
         self, envelopes: list[Envelope], cursors: dict[str, int], journal: dict[str, bytes]
