@@ -1,4 +1,4 @@
-"""The public API: what `actorbus` exports, and that each export is documented."""
+"""The public API: what `actorbus`, `actorbus.testing` and `actors` export, all documented."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 import actorbus
 import actorbus.testing
+import actors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +27,7 @@ def _public_names(module: types.ModuleType) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("module", [actorbus, actorbus.testing], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [actorbus, actorbus.testing, actors], ids=lambda m: m.__name__)
 class TestAll:
     def test_all_lists_exactly_the_public_names(self, module: types.ModuleType) -> None:
         assert set(module.__all__) == _public_names(module)
@@ -52,7 +53,7 @@ def test_every_public_name_is_documented() -> None:
     )
     missing = [
         f"{module.__name__}.{name}"
-        for module in (actorbus, actorbus.testing)
+        for module in (actorbus, actorbus.testing, actors)
         for name in module.__all__
         if not re.search(rf"\b{re.escape(name)}\b", docs)
     ]

@@ -1,4 +1,4 @@
-"""The ``actorbus`` command: run the built-in team on a task, and more to come."""
+"""The ``actorbus`` command: run a team on a task, inspect a log, serve a fake endpoint."""
 
 from __future__ import annotations
 

@@ -136,13 +136,14 @@ async def _session(
     async with Bus(log=SqliteLog(args.log), models=models) as bus:
         progress = StatusLine(sys.stdout, bus.costs, tty=sys.stdout.isatty())
         say = _silent if args.quiet else progress
+        outcome: TeamOutcome | None = None
         try:
-            with anyio.fail_after(args.timeout):
+            with anyio.move_on_after(args.timeout):
                 outcome = await runner.run(bus, args.task, say, model=args.model)
-        except TimeoutError:
-            raise _TimedOut(args.timeout) from None
         finally:
             progress.close()
+        if outcome is None:
+            raise _TimedOut(args.timeout)
         published = bus.statistics().published
     return outcome, bus.costs(), published
 
