@@ -713,6 +713,7 @@ class Bus:
             duplicates=self._duplicates,
             pending_asks=len(self._inbox.pending),
             actors={name: actor_statistics(cell) for name, cell in self._cells.items()},
+            models={} if self.models is None else self.models.statistics(),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._models import ProviderStatistics
+
 __all__ = ["ActorStatistics", "BusStatistics"]
 
 
@@ -47,3 +49,5 @@ class BusStatistics:
     """Asks waiting for a reply."""
     actors: dict[str, ActorStatistics] = field(default_factory=dict)
     """Per-actor statistics, by actor name."""
+    models: dict[str, ProviderStatistics] = field(default_factory=dict)
+    """Per-provider model call statistics, by provider name (empty without models)."""

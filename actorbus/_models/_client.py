@@ -48,6 +48,9 @@ class ProviderStatistics(msgspec.Struct, kw_only=True):
         failed: attempts that failed for good (no retry left, or not retryable).
         rate_limited: 429 answers.
         in_flight: requests being answered now.
+        prompt_tokens: prompt tokens of the completions it gave.
+        completion_tokens: completion tokens of the completions it gave.
+        cost: dollars those completions cost, from the price table.
 
     Version added: 0.1
     """
@@ -58,6 +61,9 @@ class ProviderStatistics(msgspec.Struct, kw_only=True):
     failed: int = 0
     rate_limited: int = 0
     in_flight: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
 
 
 class GiveUp(Exception):

@@ -304,6 +304,10 @@ class Models:
             )
         cost = self._prices.cost(model, usage)
         self._ledger.settle(reservation, model, usage, cost)
+        stats = client.stats
+        stats.prompt_tokens += usage.prompt_tokens
+        stats.completion_tokens += usage.completion_tokens
+        stats.cost += cost
         return Completion(
             text=text, finish_reason=finish_reason, tool_calls=tool_calls, usage=usage,
             model=answered_by, provider=client.provider.name, latency=latency, cost=cost,

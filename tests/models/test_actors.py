@@ -52,6 +52,9 @@ class TestCalls:
             await bus.spawn(Researcher, name="researcher")
             reply = await bus.ask("research", Ask(text="actors"), timeout=5)
             report = bus.costs()
+            stats = bus.statistics().models["echo"]
+        assert stats.requests == 1
+        assert stats.cost == report.total.cost
         assert reply == Answer(text="echo: actors", model="deepseek-v3")
         assert report.by_actor["researcher"].calls == 1
         assert report.by_model.keys() == {"deepseek-v3"}

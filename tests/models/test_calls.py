@@ -154,6 +154,8 @@ class TestRetries:
         assert waited >= 0.06  # as told, not the 1 ms backoff
         stats = models.statistics()["p"]
         assert (stats.requests, stats.retried, stats.rate_limited, stats.succeeded) == (2, 1, 1, 1)
+        assert (stats.prompt_tokens, stats.completion_tokens) == (10, 5)
+        assert stats.cost == done.cost
 
     @pytest.mark.parametrize("status", [408, 409, 500, 502, 503, 504])
     async def test_transient_statuses_are_retried(self, status: int) -> None:
