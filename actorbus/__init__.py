@@ -30,7 +30,9 @@ from ._errors import DuplicateActor as DuplicateActor
 from ._errors import InvalidTopic as InvalidTopic
 from ._errors import LogFileError as LogFileError
 from ._errors import LogTruncated as LogTruncated
+from ._errors import LogUnavailable as LogUnavailable
 from ._errors import MailboxFull as MailboxFull
+from ._errors import MessageTooLarge as MessageTooLarge
 from ._errors import ModelError as ModelError
 from ._errors import ModelResponseError as ModelResponseError
 from ._errors import ModelsConfigError as ModelsConfigError
@@ -44,6 +46,7 @@ from ._ids import new_id as new_id
 from ._log import DedupWindow as DedupWindow
 from ._log import Durability as Durability
 from ._log import EventLog as EventLog
+from ._log import JetStreamLog as JetStreamLog
 from ._log import MemoryLog as MemoryLog
 from ._log import SqliteLog as SqliteLog
 from ._mailbox import DEFAULT_MAILBOX_SIZE as DEFAULT_MAILBOX_SIZE
@@ -122,11 +125,14 @@ __all__ = [
     "EnvelopeInfo",
     "EventLog",
     "InvalidTopic",
+    "JetStreamLog",
     "LogFileError",
     "LogTruncated",
+    "LogUnavailable",
     "MailboxFull",
     "MemoryLog",
     "Message",
+    "MessageTooLarge",
     "ModelError",
     "ModelResponseError",
     "ModelUnavailable",

@@ -20,6 +20,8 @@ The tree::
     +-- LogTruncated (LookupError)         a log no longer holds the records asked for
     +-- UndecodableRecord (ValueError)     a durable record cannot be turned back into a message
     +-- LogFileError                       a log file is not one this version can use
+    +-- LogUnavailable                     a log's server cannot be reached or refused a record
+    +-- MessageTooLarge (ValueError)       a message is larger than the log accepts
     +-- BusClosed                          you closed the bus (or have not opened it)
     +-- StateConflict                      a state key changed first (compare-and-swap)
     +-- ModelError                         a model call failed
@@ -54,6 +56,8 @@ __all__ = [
     "NoReplyExpected",
     "NoSubscriber",
     "LogFileError",
+    "LogUnavailable",
+    "MessageTooLarge",
     "UndecodableRecord",
     "UnknownActor",
 ]
@@ -280,6 +284,44 @@ class LogFileError(ActorbusError):
         super().__init__(f"cannot use log file {path!r}: {problem}")
 
 
+class LogUnavailable(ActorbusError):
+    """A log's server could not be reached in time, or refused to store a record.
+
+    For an append, whether the record was stored is unknown unless ``reason``
+    says it was refused: publishing again with the same key is safe (the log
+    drops a duplicate and answers with the original seq).
+
+    Attributes:
+        log: the log, as its repr shows it (credentials never included).
+        reason: what happened, and what to do.
+    """
+
+    def __init__(self, log: str, reason: str) -> None:
+        self.log = log
+        self.reason = reason
+        super().__init__(f"event log {log} is unavailable: {reason}")
+
+
+class MessageTooLarge(ActorbusError, ValueError):
+    """A message, once encoded, is larger than the log accepts; nothing was published.
+
+    Attributes:
+        topic: where it was published.
+        size: its encoded size in bytes (payload and headers).
+        limit: the most the log accepts, in bytes.
+    """
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"a message on {topic!r} is {size:,} bytes encoded, over the log's limit of "
+            f"{limit:,}: send a reference (a path, a URL, a state key) instead of the data, "
+            "or raise the server's max_payload"
+        )
+
+
 class BusClosed(ActorbusError):
     """The bus is not open: it was never entered, or it has been (or is being) closed.
 
@@ -414,15 +456,24 @@ class ModelsConfigError(ActorbusError, ValueError):
 class AsyncioRequired(ActorbusError):
     """A part of actorbus that only runs on asyncio was used under another library.
 
+    Args:
+        part: what needs asyncio.
+        reason: why it does.
+        remedy: what else the user can do (after "run this bus under asyncio, or").
+
     Attributes:
         part: what needs asyncio.
     """
 
-    def __init__(self, part: str, reason: str) -> None:
+    def __init__(
+        self,
+        part: str,
+        reason: str,
+        remedy: str = "leave models unset to use the rest of actorbus under Trio",
+    ) -> None:
         self.part = part
         super().__init__(
-            f"{part} needs asyncio ({reason}); run this bus under asyncio, or leave "
-            "models unset to use the rest of actorbus under Trio"
+            f"{part} needs asyncio ({reason}); run this bus under asyncio, or {remedy}"
         )
 
 

