@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._client import run_task, run_workflow
 from ._coordinator import Coordinator, TaskRecord
 from ._errors import TeamError, WorkflowError
-from ._graph import check_workflow
+from ._graph import check_workflow, check_workflow_id
 from ._messages import (
     RunWorkflow,
     Task,
@@ -49,6 +49,7 @@ __all__ = [
     "WorkflowResult",
     "Writer",
     "check_workflow",
+    "check_workflow_id",
     "offline_models",
     "offline_reply",
     "parse_verdict",

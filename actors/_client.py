@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import actorbus as ab
 
-from ._graph import check_workflow
+from ._graph import check_workflow, check_workflow_id
 from ._messages import RunWorkflow, Task, TaskOutcome, WorkflowKind, WorkflowResult
 from ._worker import task_topic
 
@@ -35,7 +35,8 @@ async def run_workflow(
         bus: the bus the coordinator runs on.
         kind: ``"sequential"``, ``"parallel"`` or ``"dag"`` (see `RunWorkflow`).
         tasks: the tasks.
-        workflow_id: names the run in the shared state (default: a new id).
+        workflow_id: names the run in the shared state (default: a new id); 1-128
+            letters, digits, ``-`` or ``_``.
         coordinator: the coordinator's actor name.
         timeout: seconds to wait in all (default: long enough for every attempt of
             every task to time out).
@@ -45,6 +46,8 @@ async def run_workflow(
         AskTimeout: the workflow did not finish within ``timeout``.
     """
     check_workflow(kind, tasks)
+    if workflow_id is not None:
+        check_workflow_id(workflow_id)
     request = RunWorkflow(workflow_id=workflow_id or ab.new_id(), kind=kind, tasks=list(tasks))
     wait = _budget(tasks, kind) if timeout is None else timeout
     reply = await bus.ask(task_topic(coordinator), request, timeout=wait)

@@ -23,7 +23,7 @@ import msgspec
 
 import actorbus as ab
 
-from ._graph import check_workflow
+from ._graph import check_workflow, check_workflow_id
 from ._messages import RunWorkflow, Task, TaskOutcome, TaskResult, TaskStatus, WorkflowResult
 from ._registry import Registry
 from ._worker import ANNOUNCE, Worker
@@ -115,10 +115,11 @@ class Coordinator(Worker):
     async def on_workflow(self, msg: RunWorkflow, ctx: ab.Context) -> WorkflowResult:
         """Run a workflow; an invalid one is refused before any task runs."""
         try:
+            check_workflow_id(msg.workflow_id)
             check_workflow(msg.kind, msg.tasks)
         except ab.ActorbusError as exc:
             return WorkflowResult(workflow_id=msg.workflow_id, ok=False, error=str(exc))
-        workflow = _key_token(msg.workflow_id)
+        workflow = msg.workflow_id
         if msg.kind == "sequential":
             outcomes = await self._sequential(msg.tasks, ctx, workflow)
         elif msg.kind == "parallel":
@@ -178,7 +179,12 @@ class Coordinator(Worker):
             reply = await ctx.ask(self.registry.topic(worker), delegation, timeout=task.timeout)
         except ab.AskTimeout:
             return None, f"{worker} did not answer within {task.timeout:g}s"
-        except (ab.AskFailed, ab.NoSubscriber) as exc:
+        except ab.NoSubscriber as exc:
+            # Gone without withdrawing (killed, or its on_stop failed): forget it,
+            # or it would take (and fail) an attempt of every task it is picked for.
+            self.registry.remove(worker)
+            return None, str(exc)
+        except ab.AskFailed as exc:
             return None, str(exc)
         except KeyError:
             return None, f"{worker} withdrew before the task reached it"

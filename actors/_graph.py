@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ._errors import WorkflowError
 from ._messages import Task, WorkflowKind
 
-__all__ = ["check_workflow"]
+__all__ = ["check_workflow", "check_workflow_id"]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -38,6 +38,18 @@ def check_workflow(kind: WorkflowKind, tasks: Sequence[Task]) -> None:
             raise WorkflowError(f"task {task.id!r} depends on unknown task(s) {unknown}")
     if kind == "dag" and (cycle := find_cycle(tasks)):
         raise WorkflowError(f"the tasks depend on each other in a cycle: {' -> '.join(cycle)}")
+
+
+def check_workflow_id(workflow_id: str) -> None:
+    """Raise `WorkflowError` unless ``workflow_id`` can name a run's state keys.
+
+    Two ids must never map to the same keys (``task.<workflow id>.<task id>``), so
+    ids are not rewritten: one with other characters is refused.
+    """
+    if not _ID.fullmatch(workflow_id):
+        raise WorkflowError(
+            f"workflow id {workflow_id!r} must be 1-128 letters, digits, '-' or '_'"
+        )
 
 
 def find_cycle(tasks: Sequence[Task]) -> list[str]:

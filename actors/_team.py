@@ -107,12 +107,15 @@ class Team:
             raise RuntimeError("this team has started already: make another Team")
         self._started = True
         bus, boss = self.bus, self.coordinator
-        await bus.spawn(Coordinator, name=boss)
-        await bus.spawn(TaskWatcher(self._record_changed), name=self._watcher)
+        # start_at="latest": on a durable log, an actor with these names would
+        # otherwise resume after its old cursor and redo (and pay for) an earlier
+        # session's unfinished tasks, whose askers are gone.
+        await bus.spawn(Coordinator, name=boss, start_at="latest")
+        await bus.spawn(TaskWatcher(self._record_changed), name=self._watcher, start_at="latest")
         for name in self.members[1:-2]:
-            await bus.spawn(Researcher(boss, model=self.model), name=name)
-        await bus.spawn(Writer(boss, model=self.model), name="writer")
-        await bus.spawn(Validator(boss, model=self.model), name="validator")
+            await bus.spawn(Researcher(boss, model=self.model), name=name, start_at="latest")
+        await bus.spawn(Writer(boss, model=self.model), name="writer", start_at="latest")
+        await bus.spawn(Validator(boss, model=self.model), name="validator", start_at="latest")
         await bus.drain()  # every Register handled: the coordinator knows its team
 
     async def run(self, task: str, *, on_event: OnEvent | None = None) -> TeamResult:

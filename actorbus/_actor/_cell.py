@@ -210,11 +210,16 @@ class Cell(Mailbox):
             self._concurrent = None
 
     async def _handle_one(self, env: Envelope, state: _Concurrent, ticket: int) -> None:
+        finished = False
         try:
             await state.begin(ticket)
             await self._handle(env, self.context())
+            finished = True
         finally:
-            cursor = state.done(env.seq)
+            # A handler cancelled mid-message (the bus closing, the actor killed)
+            # did not handle it: the cursor must not pass it, so a durable log
+            # delivers it again after a restart.
+            cursor = state.done(env.seq, handled=finished)
             if cursor:
                 self.cursor = cursor
                 if self.on_handled is not None:
@@ -366,10 +371,16 @@ class _Concurrent:
         if following is not None:
             following.set()
 
-    def done(self, seq: int) -> int:
-        """Note ``seq`` finished; return the new cursor (all up to it done), or 0."""
+    def done(self, seq: int, handled: bool = True) -> int:
+        """Note ``seq`` ended; return the new cursor (all up to it handled), or 0.
+
+        A message not ``handled`` (cancelled) frees its slot but holds the cursor
+        before it for good.
+        """
         self.in_flight -= 1
         self.wake()
+        if not handled:
+            return 0
         self._done.add(seq)
         cursor = 0
         started, done = self._started, self._done

@@ -208,6 +208,18 @@ class TestWorkflows:
             assert bus.statistics().published == published
         assert not Echo.done
 
+    async def test_a_workflow_id_that_cannot_name_state_keys_is_refused(self) -> None:
+        async with ab.Bus() as bus:
+            await team(bus, (Echo, "echo"))
+            with pytest.raises(actors.WorkflowError, match=r"workflow id 'job\.1'"):
+                await actors.run_workflow(bus, "parallel", [work("a")], workflow_id="job.1")
+            request = actors.RunWorkflow(workflow_id="job 1", kind="parallel", tasks=[work("a")])
+            reply = await bus.ask("agents.coordinator", request, timeout=5)
+        assert isinstance(reply, actors.WorkflowResult)
+        assert not reply.ok
+        assert "workflow id 'job 1'" in (reply.error or "")
+        assert not Echo.done
+
     async def test_an_invalid_workflow_sent_directly_is_answered_not_run(self) -> None:
         async with ab.Bus() as bus:
             await team(bus, (Echo, "echo"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import msgspec
 import pytest
 
@@ -67,6 +68,12 @@ class Recorder(ab.Actor):
         if self.stall is not None:
             await self.stall.maybe_hang(msg.n)
         self.seen.append(msg.n)
+
+
+class ConcurrentRecorder(Recorder):
+    """A `Recorder` handling two jobs at once."""
+
+    concurrency = 2
 
 
 class DeadLetters(ab.Actor):
@@ -176,6 +183,26 @@ class TestRestartAfterACrash:
             await publish_jobs(bus, 4)  # comes after the backlog, in seq order
             await drained(bus)
         assert seen == [1, 2, 3, 4]
+
+    async def test_a_concurrent_actors_cut_off_message_is_handled_next_time(
+        self, tmp_path: Path
+    ) -> None:
+        # With concurrency > 1 the cursor is the last of a run of handled messages:
+        # a handler cancelled by the shutdown must not count as handled.
+        path, seen = tmp_path / "log.db", list[int]()
+        stall = Stall(2)
+        async with sqlite_bus(path, shutdown_grace=CRASH_GRACE) as bus:
+            await bus.spawn(ConcurrentRecorder, seen, stall, name="r")
+            await publish_jobs(bus, 1, 2)
+            await stall.wait_hung()
+            with anyio.fail_after(5):
+                while seen != [1]:  # job 1 finished beside the hung job 2
+                    await anyio.lowlevel.checkpoint()
+        assert cursors_in_file(path) == {"r": 1}
+        async with sqlite_bus(path) as bus:
+            await bus.spawn(ConcurrentRecorder, seen, name="r")
+            await drained(bus)
+        assert seen == [1, 2]
 
     async def test_each_actor_resumes_from_its_own_cursor(self, tmp_path: Path) -> None:
         path = tmp_path / "log.db"
