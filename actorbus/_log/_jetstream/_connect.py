@@ -123,10 +123,13 @@ async def connect(
     last: list[BaseException] = []
     connecting = True
 
+    refusal: list[BaseException] = []  # the first refusal, kept: later errors follow it
+
     async def on_error(exc: Exception) -> None:
         last[:] = [exc]
         logger.warning("%s: NATS error: %s: %s", shown_as, type(exc).__name__, exc)
         if connecting and _refused(exc):
+            refusal[:] = refusal or [exc]
             raise _Refused  # out of nats-py's first-connect loop, which would retry forever
 
     client: Client = nats.NATS()
@@ -147,8 +150,8 @@ async def connect(
         await _abandon(client)
         raise LogUnavailable(
             shown_as,
-            f"the server refused the credentials ({last[0]}); check the user and password "
-            "or token in the URL, the creds file or the NKey seed",
+            f"the server refused the credentials ({(refusal or last)[0]}); check the user "
+            "and password or token in the URL, the creds file or the NKey seed",
         ) from None
     except TimeoutError:
         await _abandon(client)
