@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -185,6 +186,16 @@ class TestTheStream:
         assert "not published by actorbus" in foreign.message.error
         assert foreign.topic == "foreign"
 
+    async def test_the_id_made_up_for_a_foreign_record_is_no_duplicate_key(
+        self, nats_server: NatsServer
+    ) -> None:
+        name = fresh_name()
+        async with jetstream_log(nats_server, name) as log, raw_client(nats_server) as client:
+            await log.append(note(1))
+            await client.jetstream().publish(f"{name.lower()}.foreign", b"no Nats-Msg-Id")
+            await log.append(note(3))  # hands the foreign record over, as "seq-2"
+            assert await log.append(note(4, id="seq-2")) == ab.Receipt(4, "seq-2", False)
+
 
 # --- dedup -----------------------------------------------------------------------------
 
@@ -308,6 +319,18 @@ class TestBusOnJetStream:
             assert entry is not None
             assert (entry.value, entry.revision) == (["a", "b", "c"], 2)
 
+    async def test_cursors_being_written_when_the_log_closes_are_not_lost(
+        self, nats_server: NatsServer
+    ) -> None:
+        name = fresh_name()
+        async with jetstream_log(nats_server, name) as log:
+            for n in range(50):
+                log.commit_cursor_nowait(f"actor-{n}", 7)
+            for _ in range(3):  # the flusher takes the cursors and starts writing them
+                await anyio.lowlevel.checkpoint()
+        async with jetstream_log(nats_server, name) as log:
+            assert log.cursors() == {f"actor-{n}": 7 for n in range(50)}
+
     async def test_journal_entries_are_written_once(self, nats_server: NatsServer) -> None:
         name = fresh_name()
         async with jetstream_log(nats_server, name) as log:
@@ -413,6 +436,10 @@ class TestSecrets:
         assert "***@127.0.0.1" in text
         for secret in (SENTINEL, WRONG):
             assert secret not in text
+
+    def test_every_url_of_a_comma_separated_list_is_redacted(self) -> None:
+        log = ab.JetStreamLog(f"nats://a:{SENTINEL}@h1:4222,nats://b:{WRONG}@h2:4222")
+        assert repr(log).startswith("JetStreamLog('nats://***@h1:4222,nats://***@h2:4222'")
 
     def test_a_seed_or_creds_file_is_not_shown_either(self) -> None:
         seed = "SUSENTINELSEED" + SENTINEL

@@ -51,7 +51,12 @@ def import_nats() -> ModuleType:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any user, password or token replaced by ``***``."""
+    """Return ``url`` with any user, password or token replaced by ``***``.
+
+    A comma-separated list of URLs (as other NATS clients take) is redacted URL by URL.
+    """
+    if "," in url:
+        return ",".join(redact_url(part) for part in url.split(","))
     parts = urlsplit(url if "://" in url else f"nats://{url}")
     if "@" not in parts.netloc:
         return url

@@ -61,7 +61,7 @@ class _Round:
 class Cursors:
     """Every consumer's cursor, held in memory and written behind to a KV bucket."""
 
-    __slots__ = ("_dirty", "_kv", "_round", "_shown_as", "_values", "_wake")
+    __slots__ = ("_dirty", "_flushed", "_kv", "_round", "_shown_as", "_values", "_wake")
 
     def __init__(self, kv: KeyValue, values: dict[str, int], shown_as: str) -> None:
         self._kv = kv
@@ -69,6 +69,7 @@ class Cursors:
         self._dirty: dict[str, int] = {}
         self._round = _Round()  # the round that will carry what is dirty now
         self._wake: anyio.Event | None = None
+        self._flushed: anyio.Event | None = None  # set when the round being written ends
         self._shown_as = shown_as
 
     def get(self, name: str) -> int:
@@ -113,18 +114,26 @@ class Cursors:
     async def close(self, timeout: float) -> None:
         """Write what is dirty, trying for up to ``timeout`` seconds; then fail waiters."""
         with anyio.move_on_after(timeout):
-            if self._dirty:
-                await self._flush()
+            while True:  # a round the flusher has under way is waited for, not cut off
+                if self._flushed is not None:
+                    await self._flushed.wait()
+                elif self._dirty:
+                    await self._flush()
+                else:
+                    break
         self._round.finish(self._closed())
 
     async def _flush(self) -> None:
         batch, self._dirty = self._dirty, {}
         done, self._round = self._round, _Round()
         error: BaseException | None = self._closed()
+        flushed = self._flushed = anyio.Event()
         try:
             await self._write(batch)
             error = None
         finally:
+            self._flushed = None
+            flushed.set()
             done.finish(error)  # with an error if cancelled (the log closing)
 
     async def _write(self, batch: dict[str, int]) -> None:
