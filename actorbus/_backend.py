@@ -118,8 +118,12 @@ class _TrioGate:
 class Worker(Protocol):
     """Runs blocking calls, one at a time and in order, in a thread of its own."""
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
-        """Queue ``fn(*args)`` for the worker's thread now; return its pending outcome."""
+    def submit(self, fn: Callable[..., T], *args: Any, handoff: bool = False) -> Pending[T]:
+        """Queue ``fn(*args)`` for the worker's thread now; return its pending outcome.
+
+        With ``handoff``, wait (at most 0.5 ms, blocking) for the thread to start
+        the call, so that its I/O runs beside the event loop's next burst of work.
+        """
         ...
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -175,15 +179,16 @@ class _ThreadWorker:
         self._thread = threading.Thread(target=self._serve, name="actorbus-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
+    def submit(self, fn: Callable[..., T], *args: Any, handoff: bool = False) -> Pending[T]:
         pending: Pending[T] = Pending(self._make_waiter())
-        started = threading.Event()
+        started = threading.Event() if handoff else None
         self._queue.put((fn, args, pending, started))
-        # Give the thread the GIL now, while it is cheap to wait: otherwise it waits
-        # for the loop to go idle (or for the 5 ms switch interval), and its I/O
-        # starts only after the loop's burst of work instead of beside it. Bounded:
-        # if the thread is busy with an earlier call, the loop does not wait for it.
-        started.wait(_HANDOFF)
+        if started is not None:
+            # Give the thread the GIL now, while it is cheap to wait: otherwise it
+            # waits for the loop to go idle (or for the 5 ms switch interval), and
+            # its I/O starts only after the loop's burst of work instead of beside
+            # it. Bounded: a thread busy with an earlier call costs at most 0.5 ms.
+            started.wait(_HANDOFF)
         return pending
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -195,7 +200,8 @@ class _ThreadWorker:
     def _serve(self) -> None:
         while (item := self._queue.get()) is not None:
             fn, args, pending, started = item
-            started.set()
+            if started is not None:
+                started.set()
             outcome: tuple[Any, BaseException | None]
             try:
                 outcome = (fn(*args), None)

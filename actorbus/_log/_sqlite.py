@@ -349,7 +349,9 @@ class SqliteLog(Admission):
         cursors, self._dirty_cursors = self._dirty_cursors, {}
         journal, self._journal_pending = self._journal_pending, {}
         self._writing = batch
-        self._pending = self._worker.submit(self._write, batch.envelopes, cursors, journal)
+        self._pending = self._worker.submit(
+            self._write, batch.envelopes, cursors, journal, handoff=True
+        )
         self._poke()
 
     def _complete(self, exc: BaseException | None) -> None:
