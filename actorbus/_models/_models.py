@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, final
+from typing import Any, NamedTuple, Protocol, final
 
 import httpx
 import msgspec
@@ -217,14 +217,44 @@ class Models:
     async def _complete(
         self, chat: list[ChatMessage], model: str, actor: str | None, params: dict[str, Any]
     ) -> Completion:
+        call = await self._answer(model, actor, chat, params, stream=False)
+        answer: WireCompletion = call.result
+        choice = answer.choices[0]
+        usage = answer.usage or Usage()
+        completion = self._settle(
+            call.client, call.model, actor, call.reservation, call.tokens, usage,
+            text=choice.message.content or "", finish_reason=choice.finish_reason,
+            tool_calls=choice.message.tool_calls, latency=call.latency, attempts=call.attempts,
+            answered_by=answer.model or call.model, estimated=answer.usage is None,
+        )  # fmt: skip
+        await call.client.correct_tokens(call.tokens, usage)
+        return completion
+
+    async def _answer(
+        self,
+        model: str,
+        actor: str | None,
+        chat: list[ChatMessage],
+        params: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> _Call:
+        """Walk ``model`` and its fallbacks until one answers 200; its budget stays reserved.
+
+        A whole answer comes back decoded; a stream comes back as the open response.
+
+        Raises:
+            ModelUnavailable: the model and every fallback were exhausted.
+        """
         attempts, last = 0, ""
         for candidate in self._chain(model):
             client = self._client(candidate)
             tokens, reservation = self._reserve(candidate, actor, chat, params)
-            body = encode_request(candidate, chat, params, stream=False)
+            body = encode_request(candidate, chat, params, stream=stream)
+            receive = _opened if stream else functools.partial(_whole, client, candidate)
             try:
-                answer, tries, latency = await client.attempts(
-                    candidate, body, tokens, functools.partial(_whole, client, candidate)
+                result, tries, latency = await client.attempts(
+                    candidate, body, tokens, receive, keep_open=stream
                 )
             except GiveUp as exc:
                 self._ledger.release(reservation)
@@ -237,16 +267,7 @@ class Models:
             except BaseException:
                 self._ledger.release(reservation)
                 raise
-            choice = answer.choices[0]
-            usage = answer.usage or Usage()
-            completion = self._settle(
-                client, candidate, actor, reservation, tokens, usage,
-                text=choice.message.content or "", finish_reason=choice.finish_reason,
-                tool_calls=choice.message.tool_calls, latency=latency, attempts=attempts + tries,
-                answered_by=answer.model or candidate, estimated=answer.usage is None,
-            )  # fmt: skip
-            await client.correct_tokens(tokens, usage)
-            return completion
+            return _Call(result, candidate, client, tokens, reservation, attempts + tries, latency)
         raise ModelUnavailable(model, attempts, last)
 
     def stream(
@@ -417,65 +438,63 @@ class Stream:
 
     async def _request(self) -> AsyncGenerator[str, None]:
         models = self._models
-        attempts, last = 0, ""
-        for candidate in models._chain(self._model):
-            client = models._client(candidate)
-            tokens, reservation = models._reserve(candidate, self._actor, self._chat, self._params)
-            body = encode_request(candidate, self._chat, self._params, stream=True)
-
-            async def opened(response: httpx.Response) -> httpx.Response:
-                return response
-
-            try:
-                response, tries, _ = await client.attempts(
-                    candidate, body, tokens, opened, keep_open=True
+        call = await models._answer(self._model, self._actor, self._chat, self._params, stream=True)
+        response: httpx.Response = call.result
+        client, candidate, reservation, tokens = (
+            call.client, call.model, call.reservation, call.tokens,
+        )  # fmt: skip
+        settled = False
+        try:
+            started = _now()
+            parts: list[str] = []
+            usage: Usage | None = None
+            finish: str | None = None
+            answered_by = candidate
+            async for chunk in _events(client, response, candidate):
+                answered_by = chunk.model or answered_by
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices:
+                    if choice.finish_reason is not None:
+                        finish = choice.finish_reason
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                        yield choice.delta.content
+            text = "".join(parts)
+            estimated = usage is None
+            if usage is None:
+                prompt = estimate_tokens(prompt_chars(self._chat))
+                out = estimate_tokens(len(text))
+                usage = Usage(
+                    prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out
                 )
-            except GiveUp as exc:
+            self.completion = models._settle(
+                client, candidate, self._actor, reservation, tokens, usage, text=text,
+                finish_reason=finish, tool_calls=None, latency=_now() - started,
+                attempts=call.attempts, answered_by=answered_by, estimated=estimated,
+            )  # fmt: skip
+            settled = True
+            await client.correct_tokens(tokens, usage)
+        finally:
+            if not settled:
                 models._ledger.release(reservation)
-                attempts += exc.attempts
-                last = f"{candidate}: {exc.last_error}"
-                continue
-            except BaseException:
-                models._ledger.release(reservation)
-                raise
-            settled = False
-            try:
-                started = _now()
-                parts: list[str] = []
-                usage: Usage | None = None
-                finish: str | None = None
-                answered_by = candidate
-                async for chunk in _events(client, response, candidate):
-                    answered_by = chunk.model or answered_by
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    for choice in chunk.choices:
-                        if choice.finish_reason is not None:
-                            finish = choice.finish_reason
-                        if choice.delta.content:
-                            parts.append(choice.delta.content)
-                            yield choice.delta.content
-                text = "".join(parts)
-                estimated = usage is None
-                if usage is None:
-                    prompt = estimate_tokens(prompt_chars(self._chat))
-                    out = estimate_tokens(len(text))
-                    usage = Usage(
-                        prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out
-                    )
-                self.completion = models._settle(
-                    client, candidate, self._actor, reservation, tokens, usage, text=text,
-                    finish_reason=finish, tool_calls=None, latency=_now() - started,
-                    attempts=attempts + tries, answered_by=answered_by, estimated=estimated,
-                )  # fmt: skip
-                settled = True
-                await client.correct_tokens(tokens, usage)
-            finally:
-                if not settled:
-                    models._ledger.release(reservation)
-                await response.aclose()
-            return
-        raise ModelUnavailable(self._model, attempts, last)
+            await response.aclose()
+
+
+class _Call(NamedTuple):
+    """A model call that was answered: the answer and what settling it needs."""
+
+    result: Any  # a decoded WireCompletion, or the open response of a stream
+    model: str
+    client: ProviderClient
+    tokens: int
+    reservation: Reservation
+    attempts: int
+    latency: float
+
+
+async def _opened(response: httpx.Response) -> httpx.Response:
+    return response  # a stream: its reader consumes (and closes) the response
 
 
 def _now() -> float:
