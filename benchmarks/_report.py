@@ -25,7 +25,7 @@ _HERE = Path(__file__).resolve().parent
 def _number(value: float, unit: str) -> str:
     if unit.endswith("/s"):
         return f"{value / 1e3:,.0f}k" if value >= 10_000 else f"{value:,.0f}"
-    if unit == "us":
+    if unit in ("us", "ms"):
         return f"{value:,.1f}"
     return f"{value:,.0f}"
 

@@ -34,6 +34,7 @@ SCENARIOS = {
     "state": "bench_state",
     "coordinator": "bench_coordinator",
     "jetstream": "bench_jetstream",
+    "jetstream-e2e": "bench_jetstream_e2e",
 }
 """Scenario name -> module in this package, in the order they run."""
 

@@ -22,7 +22,7 @@ def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> N
     scenarios = {s["scenario"]: s for s in json.loads(out.read_text())["scenarios"]}
     assert set(scenarios) == {
         "throughput", "fanout", "ask", "actors", "sqlite", "durable-e2e", "models",
-        "state", "coordinator", "jetstream",
+        "state", "coordinator", "jetstream", "jetstream-e2e",
     }  # fmt: skip
     for name, scenario in scenarios.items():
         assert scenario["error"] is None, name
