@@ -35,7 +35,6 @@ from .._ids import new_id
 from .._log import EventLog, MemoryLog, SyncAppend
 from .._message import DeadLetter, Envelope, Message, Receipt, StateUpdate
 from .._models import CostReport, Models, Spend
-from .._state import PREFIX as STATE_PREFIX
 from .._state import State
 from .._topic import validate_topic
 from ._asks import ReplyInbox
@@ -97,7 +96,10 @@ class Bus:
     ) -> None:
         self._log: EventLog = log if log is not None else MemoryLog()
         self.models = models
-        self._state_store = State(self._publish_state, anyio.sleep)
+        shared_state = getattr(self._log, "state_store", None)  # a log that keeps the state
+        self._state_store = State(
+            self._publish_state, anyio.sleep, None if shared_state is None else shared_state()
+        )
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
         self._attach: Callable[[Callable[[Envelope], None]], None] | None = getattr(
             self._log, "attach", None
@@ -148,7 +150,7 @@ class Bus:
         self._delivery.delivered_seq = self._log.last_seq  # what was logged before is history
         read_prefix = getattr(self._log, "read_topic_prefix", None)
         if read_prefix is not None:  # a durable log: rebuild the shared state from it
-            self._state_store.replay(await read_prefix(STATE_PREFIX))
+            await self._state_store.rebuild(read_prefix)
         if self._attach is not None:
             self._attach(self._delivery.committed)
         tg = anyio.create_task_group()

@@ -15,8 +15,10 @@ class StateEntry(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         key: the key.
         value: the value, as JSON-like builtins (it went through msgspec).
-        revision: 1 for a new key, one more per change; a key's revisions never
-            repeat, even when it is deleted and created again.
+        revision: grows with every change of the key and never repeats, even
+            when the key is deleted and created again. A bus's own store counts
+            1, 2, 3...; on a `JetStreamLog` it is the KV entry's revision, which
+            grows but skips (every key of the bucket shares the counter).
         updated_by: the actor (or client) that made the change, if it said.
         updated_at: when, as ``time.time()``.
 

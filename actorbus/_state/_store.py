@@ -1,26 +1,28 @@
-"""`State`: a versioned key-value store shared by a bus's actors, kept in its log.
+"""`State`: a versioned key-value store shared by a bus's actors.
 
-Every change gets the key's next revision and is published as a `StateUpdate`
-on ``_state.<key>`` through the bus's log, so actors can subscribe to changes
-(in revision order) and the log holds the state's whole history. A method returns
-once its `StateUpdate` is logged: with a `SqliteLog` in ``"commit"`` mode, once
-it is durable, and a bus opened on that file later rebuilds the state from those
-records.
+`State` is the front: it checks keys, keeps values as msgpack and hands out
+fresh decoded copies (so no caller, handler or subscriber can change the state
+by mutating a value it was given), retries `update`, and publishes every change
+as a `StateUpdate` on ``_state.<key>`` through the bus's log, so actors can
+subscribe to changes and the log holds the state's history. Entries are kept by
+a storage (see ``_storage``): `LocalStorage` in this process, or the KV bucket
+of a `JetStreamLog`, shared by every bus on that stream.
+
+A method returns once its change is stored and its `StateUpdate` is logged:
+with a `SqliteLog` in ``"commit"`` mode, once it is durable, and a bus opened on
+that file later rebuilds the local state from those records (`rebuild`).
 
 Compare-and-swap compares revisions, never values, so a value that goes A -> B
--> A is still seen as changed. It needs no lock: the revision is checked and the
-change applied in one step of the event loop (no await between them), and the
-`StateUpdate` is published afterwards. Should that publish fail (the log is
-closed, or a write failed), the change is rolled back if nothing changed the key
-since, and the error propagates. A cancellation is not a failure: the bus
-appends without suspending, so a change can only be cancelled once its
-`StateUpdate` is in the log (a `SqliteLog` writes what it admitted even if the
-caller goes away), and rolling it back would make the store disagree with the log
-and hand its revision out twice.
-
-The store keeps each value as its msgpack encoding and hands out a fresh decoded
-copy on every read, so no caller, handler or subscriber can change the state by
-mutating a value it was given.
+-> A is still seen as changed. The local storage needs no lock: it checks the
+revision and applies the change in one step of the event loop; the KV bucket
+checks it on the server (the key's last sequence). Should the `StateUpdate`
+publish fail (the log is closed, or a write failed), a local change is rolled
+back if nothing changed the key since, and the error propagates; a change in
+the KV bucket stands (other processes may have read it already). A cancellation
+is not a failure: the bus appends without suspending, so a change can only be
+cancelled once its `StateUpdate` is in the log (a `SqliteLog` writes what it
+admitted even if the caller goes away), and rolling it back would make the
+store disagree with the log and hand its revision out twice.
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ from .._errors import StateConflict
 from .._message import Envelope, Receipt, StateUpdate
 from .._topic import validate_topic
 from ._entry import StateEntry
+from ._storage import PREFIX, LocalStorage, StateStorage, Stored
 
 __all__ = ["PREFIX", "Publish", "State", "StateView"]
 
-PREFIX = "_state."
-"""State changes are published on ``_state.<key>``."""
-
 Publish = Callable[[str, StateUpdate, str | None], Awaitable[Receipt]]
 """How the store publishes a change: (topic, message, sender)."""
+
+ReadPrefix = Callable[[str], Awaitable[list[Envelope]]]
+"""How a durable log hands back every record under a topic prefix."""
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,31 +62,40 @@ class State:
     Version added: 0.1
     """
 
-    __slots__ = ("_entries", "_last", "_publish", "_sleep")
+    __slots__ = ("_publish", "_sleep", "_storage")
 
-    def __init__(self, publish: Publish, sleep: Sleep) -> None:
+    def __init__(self, publish: Publish, sleep: Sleep, storage: StateStorage | None = None) -> None:
         self._publish = publish
         self._sleep = sleep
-        self._entries: dict[str, StateEntry] = {}
-        self._last: dict[str, int] = {}  # the highest revision each key ever had
+        self._storage: StateStorage = LocalStorage() if storage is None else storage
 
     def __repr__(self) -> str:
-        return f"State(keys={len(self._entries)})"
+        return f"State(keys={len(self._storage.keys(''))})"
 
     # -- reading ----------------------------------------------------------------------
 
     async def get(self, key: str) -> StateEntry | None:
         """Return ``key``'s entry (its value a copy of its own), or None if it does not exist."""
-        entry = self._entries.get(key)
-        return None if entry is None else _out(entry)
+        stored = await self._storage.get(key)
+        return None if stored is None else _out(key, stored)
 
     def keys(self, prefix: str = "") -> list[str]:
-        """Return the keys that exist and start with ``prefix``, sorted."""
-        return sorted(k for k in self._entries if k.startswith(prefix))
+        """Return the keys that exist and start with ``prefix``, sorted.
+
+        On a `JetStreamLog` the keys come from a copy kept up to date by a watch of
+        the KV bucket: a key another process just created or deleted may show up,
+        or go, a moment later (this bus's own changes show at once).
+        """
+        return self._storage.keys(prefix)
 
     async def items(self, prefix: str = "") -> list[StateEntry]:
         """Return the entries whose keys start with ``prefix``, sorted by key."""
-        return [_out(self._entries[k]) for k in self.keys(prefix)]
+        found: list[StateEntry] = []
+        for key in self._storage.keys(prefix):
+            stored = await self._storage.get(key)
+            if stored is not None:  # deleted by another process since
+                found.append(_out(key, stored))
+        return found
 
     # -- changing ---------------------------------------------------------------------
 
@@ -128,14 +140,15 @@ class State:
         Raises:
             StateConflict: every try lost to a concurrent change.
         """
+        _check_key(key)
         attempt = 0
         while True:
-            current = self._entries.get(key)
-            value = fn(None if current is None else _decode(current.value))
+            current = await self._storage.get(key)
+            value = fn(None if current is None else _decode(current[0]))
             if inspect.isawaitable(value):
                 value = await value
             try:
-                return await self.cas(key, value, 0 if current is None else current.revision, by=by)
+                return await self.cas(key, value, 0 if current is None else current[1], by=by)
             except StateConflict:
                 attempt += 1
                 if attempt > retries:
@@ -153,30 +166,31 @@ class State:
             StateConflict: the key's revision is another, or it is missing while a
                 revision was expected.
         """
-        current = self._entries.get(key)
-        if current is None:
-            _check_key(key)
-            if expected_revision:
-                raise StateConflict(key, expected_revision, 0)
-            return  # already gone: nothing to change, nothing to publish
-        await self._change(key, None, expected_revision, by, deleted=True)
+        _check_key(key)
+        while True:
+            current = await self._storage.get(key)
+            if current is None:
+                if expected_revision:
+                    raise StateConflict(key, expected_revision, 0)
+                return  # already gone: nothing to change, nothing to publish
+            # Without an expected revision, delete the revision just read: a
+            # conflict means another change came first, so look again.
+            expected = current[1] if expected_revision is None else expected_revision
+            try:
+                await self._change(key, None, expected, by, deleted=True)
+            except StateConflict:
+                if expected_revision is not None:
+                    raise
+            else:
+                return
 
     async def _change(
         self, key: str, value: Any, expected: int | None, by: str | None, deleted: bool = False
     ) -> StateEntry:
         topic = _check_key(key)
         raw = None if deleted else _encode(key, value)
-        # Check and apply in one step: no await until the change is in place.
-        current = self._entries.get(key)
-        actual = 0 if current is None else current.revision
-        if expected is not None and expected != actual:
-            raise StateConflict(key, expected, actual)
-        revision = self._last.get(key, 0) + 1
-        # Stored entries hold the value's msgpack; `_out` hands out decoded copies.
-        entry = StateEntry(
-            key=key, value=raw, revision=revision, updated_by=by, updated_at=time.time()
-        )
-        self._apply(entry, deleted)
+        at = time.time()
+        revision, undo = await self._storage.write(key, raw, expected, by, at)
         plain = None if raw is None else _decode(raw)
         update = StateUpdate(
             key=key, value=plain, revision=revision, updated_by=by, deleted=deleted
@@ -184,42 +198,37 @@ class State:
         try:
             await self._publish(topic, update, by)
         except Exception:  # not BaseException: a cancelled change is logged, so it stands
-            self._roll_back(key, entry, current)
+            if undo is not None:
+                undo()
             raise
-        return _out(entry)
-
-    def _apply(self, entry: StateEntry, deleted: bool) -> None:
-        self._last[entry.key] = entry.revision
-        if deleted:
-            self._entries.pop(entry.key, None)
-        else:
-            self._entries[entry.key] = entry
-
-    def _roll_back(self, key: str, ours: StateEntry, before: StateEntry | None) -> None:
-        if self._last.get(key) != ours.revision:
-            return  # changed again since: that change was based on ours and stands
-        self._last[key] = ours.revision - 1
-        if before is None:
-            self._entries.pop(key, None)
-        else:
-            self._entries[key] = before
+        return StateEntry(
+            key=key,
+            value=None if raw is None else _decode(raw),  # a copy of the caller's own
+            revision=revision,
+            updated_by=by,
+            updated_at=at,
+        )
 
     # -- rebuilding -------------------------------------------------------------------
 
+    async def rebuild(self, read_prefix: ReadPrefix) -> None:
+        """Rebuild a local store from a durable log's `StateUpdate` records.
+
+        A shared store (a `JetStreamLog`'s KV bucket) holds the state itself: the
+        log is not read.
+        """
+        if isinstance(self._storage, LocalStorage):
+            self._storage.replay(await read_prefix(PREFIX))
+
     def replay(self, records: list[Envelope]) -> None:
-        """Apply logged `StateUpdate` records (in seq order) to rebuild the state."""
-        for env in records:
-            msg = env.message
-            if not isinstance(msg, StateUpdate) or not env.topic.startswith(PREFIX):
-                continue
-            entry = StateEntry(
-                key=msg.key,
-                value=None if msg.deleted else _encode(msg.key, msg.value),
-                revision=msg.revision,
-                updated_by=msg.updated_by,
-                updated_at=env.timestamp,
-            )
-            self._apply(entry, msg.deleted)
+        """Apply logged `StateUpdate` records (in seq order) to rebuild a local store.
+
+        Raises:
+            TypeError: the state is kept in a shared store, not in this process.
+        """
+        if not isinstance(self._storage, LocalStorage):
+            raise TypeError("the state is kept in a shared store; it is not rebuilt from records")
+        self._storage.replay(records)
 
 
 @final
@@ -280,11 +289,10 @@ def _check_key(key: str) -> str:
 _decode = msgspec.msgpack.Decoder().decode
 
 
-def _out(entry: StateEntry) -> StateEntry:
-    # A stored entry holds its value's msgpack (None: deleted): give the caller a
-    # copy of its own.
-    raw = entry.value
-    return msgspec.structs.replace(entry, value=None if raw is None else _decode(raw))
+def _out(key: str, stored: Stored) -> StateEntry:
+    # A storage keeps the value's msgpack: give the caller a copy of its own.
+    raw, revision, by, at = stored
+    return StateEntry(key=key, value=_decode(raw), revision=revision, updated_by=by, updated_at=at)
 
 
 def _encode(key: str, value: Any) -> bytes:

@@ -306,18 +306,25 @@ class TestBusOnJetStream:
             assert await bus.log.cursor("recorder") == 5
         assert seen == [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)]
 
-    async def test_the_shared_state_is_rebuilt_from_the_stream(
+    async def test_the_shared_state_outlives_the_bus_in_its_kv_bucket(
         self, nats_server: NatsServer
     ) -> None:
         name = fresh_name()
         async with ab.Bus(log=jetstream_log(nats_server, name)) as bus:
             await bus.state.put("plan", ["a", "b"])
-            await bus.state.put("plan", ["a", "b", "c"])
+            last = await bus.state.put("plan", ["a", "b", "c"])
             await bus.publish("state-like", JsNote(n=1))
         async with ab.Bus(log=jetstream_log(nats_server, name)) as bus:
             entry = await bus.state.get("plan")
+            updates = [
+                env.message
+                for env in await bus.log.read(1)
+                if isinstance(env.message, ab.StateUpdate)
+            ]
             assert entry is not None
-            assert (entry.value, entry.revision) == (["a", "b", "c"], 2)
+            assert (entry.value, entry.revision) == (["a", "b", "c"], last.revision)
+        # Each change is still published on the stream, for subscribers and history.
+        assert [u.value for u in updates] == [["a", "b"], ["a", "b", "c"]]
 
     async def test_cursors_being_written_when_the_log_closes_are_not_lost(
         self, nats_server: NatsServer

@@ -11,7 +11,8 @@ the bus, so actors see records in seq order whatever order the answers arrive in
 `Publisher`).
 
 Cursors and journal entries live in two KV buckets, ``<stream>_cursors`` and
-``<stream>_journal`` (see `Cursors`, `Journal`). Reads use short-lived consumers
+``<stream>_journal`` (see `Cursors`, `Journal`), and the shared state (``bus.state``)
+in a third, ``<stream>_state`` (see `StateBucket`). Reads use short-lived consumers
 (see `Reader`). The stream and buckets are made on open if missing (see
 ``_setup``). nats-py is asyncio-only: under Trio, `open` raises `AsyncioRequired`.
 
@@ -41,6 +42,7 @@ from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
 from ._connect import Credentials, connect, import_nats, redact_url
 from ._handover import Deliver, Handover
+from ._kvstate import StateBucket
 from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
 from ._reader import Reader
@@ -131,6 +133,7 @@ class JetStreamLog:
         "_servers",
         "_shown",
         "_state",
+        "_state_bucket",
         "_stream",
     )
 
@@ -179,6 +182,7 @@ class JetStreamLog:
         self._conn: _Conn | None = None
         self._deliver: Deliver | None = None
         self._last_seq = 0
+        self._state_bucket = StateBucket(self._shown_as)
 
     def __repr__(self) -> str:
         return f"JetStreamLog({self._shown!r}, stream={self._stream!r}, last_seq={self.last_seq})"
@@ -233,6 +237,7 @@ class JetStreamLog:
             conn = self._conn = await self._setup(client)
         except BaseException:
             with anyio.CancelScope(shield=True):
+                await self._state_bucket.close()
                 await client.close()
             raise
         conn.handover.deliver = self._deliver
@@ -242,6 +247,7 @@ class JetStreamLog:
         tg.start_soon(conn.publisher.run, name="actorbus:jetstream-resend")
         tg.start_soon(conn.cursors.run, name="actorbus:jetstream-cursors")
         tg.start_soon(conn.handover.fill_gaps, name="actorbus:jetstream-gaps")
+        tg.start_soon(self._state_bucket.follow, name="actorbus:jetstream-state")
 
     async def _setup(self, client: Client) -> _Conn:
         js, shown = client.jetstream(), self._shown_as
@@ -265,6 +271,10 @@ class JetStreamLog:
                 handover.answered, handover.failed,
             )  # fmt: skip
             await publisher.open(last)
+            state = f"{self._stream}_state"
+            await self._state_bucket.open(
+                client, js, await open_bucket(js, state, self._replicas), state
+            )
         except LogUnavailable:
             raise
         except Exception as exc:
@@ -300,6 +310,7 @@ class JetStreamLog:
             self._state = _State.CLOSED
             self._conn = None
             with anyio.CancelScope(shield=True):
+                await self._state_bucket.close()
                 await self._disconnect(conn)
 
     async def _disconnect(self, conn: _Conn) -> None:
@@ -437,6 +448,16 @@ class JetStreamLog:
     async def journal_put(self, key: str, value: bytes) -> None:
         """See `EventLog.journal_put`: returns once the KV bucket holds it."""
         await self._open().journal.put(key, value)
+
+    # -- shared state -----------------------------------------------------------------
+
+    def state_store(self) -> StateBucket:
+        """Return where ``bus.state`` is kept: the KV bucket ``<stream>_state``.
+
+        A `Bus` on this log uses it instead of a state of its own, so every bus on
+        the stream shares one state. Usable while the log is open.
+        """
+        return self._state_bucket
 
 
 async def _repeat_of(other: Pending, msg_id: str) -> Receipt:
