@@ -9,7 +9,7 @@ see each other's changes and lose compare-and-swaps to each other. asyncio only
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import nats
@@ -17,6 +17,7 @@ import pytest
 from state_behaviour import BusFactory, DurableStateBehaviour
 
 import actorbus as ab
+from actorbus._state import StateStorage
 from actorbus.testing import NatsServer
 
 
@@ -118,6 +119,59 @@ class TestSharedByTwoBuses:
         assert (entry.value, entry.updated_by) == (1, "first")
 
 
+class Full(ab.Actor):
+    """Takes one state change and sits on it; its mailbox of one refuses the one after next."""
+
+    subscribe = ("_state.>",)
+    mailbox_size = 1
+    overflow = "reject"
+
+    def __init__(self) -> None:
+        self.release = anyio.Event()
+
+    async def on_update(self, msg: ab.StateUpdate, ctx: ab.Context) -> None:
+        await self.release.wait()
+
+
+class TestAChangeWhoseUpdateIsRefused:
+    async def test_stands_in_the_bucket_and_the_error_propagates(
+        self, nats_server: NatsServer
+    ) -> None:
+        # Unlike the local store, which rolls back: others may have read it already.
+        with anyio.fail_after(20):
+            async with jetstream_bus(nats_server, fresh_name()) as bus:
+                full = await bus.spawn(Full, name="full")
+                await bus.state.put("k", 1)  # handled: the handler waits
+                await bus.state.put("k", 2)  # queued: the mailbox is full
+                with pytest.raises(ab.MailboxFull):
+                    await bus.state.put("k", 3)
+                entry = await bus.state.get("k")
+                full.actor.release.set()
+                await bus.drain()
+        assert entry is not None
+        assert entry.value == 3
+
+
+class TestServerRestart:
+    @pytest.mark.slow
+    async def test_the_keys_catch_up_after_the_server_comes_back(self) -> None:
+        name = fresh_name()
+        with anyio.fail_after(60):
+            async with (
+                NatsServer() as server,
+                jetstream_bus(server, name) as a,
+                jetstream_bus(server, name) as b,
+            ):
+                await a.state.put("before", 1)
+                await anyio.to_thread.run_sync(lambda: server.restart(kill=True))
+                await _retry(lambda: b.state.put("after", 2))
+                # nats-py restarts the watch after two missed heartbeats (~10 s).
+                await _until(lambda: a.state.keys() == ["after", "before"], timeout=45)
+                entry = await a.state.get("after")
+        assert entry is not None
+        assert entry.value == 2
+
+
 class TestTheBucket:
     async def test_the_state_is_in_the_kv_bucket_named_after_the_stream(
         self, nats_server: NatsServer
@@ -147,6 +201,11 @@ class TestTheBucket:
             with pytest.raises(ab.LogUnavailable, match="did not write"):
                 await bus.state.get("foreign")
 
+    def test_the_bucket_is_a_state_storage(self, nats_server: NatsServer) -> None:
+        # mypy checks the structural match: the log layer cannot name the protocol.
+        store: StateStorage = ab.JetStreamLog(nats_server.url).state_store()
+        assert store.keys("") == []
+
     async def test_the_store_of_a_closed_log_says_so(self, nats_server: NatsServer) -> None:
         log = ab.JetStreamLog(nats_server.url, stream=fresh_name())
         async with log:
@@ -160,3 +219,15 @@ async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     with anyio.fail_after(timeout):
         while not condition():  # noqa: ASYNC110  # the watch has no event to wait on
             await anyio.sleep(0.01)
+
+
+async def _retry(change: Callable[[], Awaitable[object]], timeout: float = 20.0) -> None:
+    """Try ``change`` until the server is back (it raises `LogUnavailable` until then)."""
+    with anyio.fail_after(timeout):
+        while True:
+            try:
+                await change()
+            except ab.LogUnavailable:
+                await anyio.sleep(0.1)
+            else:
+                return
