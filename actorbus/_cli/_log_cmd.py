@@ -1,12 +1,14 @@
-"""The ``actorbus log`` commands: look into a `SqliteLog` file without changing it.
+"""The ``actorbus log`` commands: look into a log without changing it.
 
 ``show`` lists records as a table, ``tail`` prints the newest (and, with ``-f``,
 follows new commits by another process), ``stats`` counts records and shows each
 consumer's cursor and lag, ``trace`` draws the causation tree under a message, and
 ``replay`` publishes a seq range into a fresh in-memory bus whose monitor prints
 every message. Payloads are printed as compact JSON with secret-looking values
-redacted (see `redact`). Every command reads through `LogReader`, which opens the
-file read-only.
+redacted (see `redact`). A `SqliteLog` file is read through `LogReader`, which
+opens it read-only; a JetStream stream (``--log nats://...``, see `LogTarget`) is
+read through `StreamRecords`, which answers the same queries (``tail -f`` follows
+files only).
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from .._errors import UndecodableRecord
 from .._log._reader import LogReader, Record, plain_payload, redact
 from .._message import Message
 from .._topic import topic_matches, validate_pattern
+from ._log_target import BadLogTarget, LogTarget, add_log_options, log_target
+from ._stream_records import StreamRecords, load_stream
 from ._team import load_team_messages
 
 __all__ = ["add_log_parser"]
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Reader: TypeAlias = "LogReader | StreamRecords"
 _HEADER = ("seq", "time", "topic", "type", "sender", "id")
 _FOLLOW_WIDTHS = (6, 23, 20, 16, 12, 0)  # minimum column widths while following
 
@@ -59,8 +64,9 @@ def add_log_parser(commands: Subcommands) -> None:
     """Add ``log`` and its subcommands to the ``actorbus`` parser's ``commands``."""
     log = commands.add_parser(
         "log",
-        help="inspect a durable log file (read-only)",
-        description="Inspect an actorbus log file (SqliteLog). The file is only read.",
+        help="inspect a durable log: a file or a JetStream stream (read-only)",
+        description="Inspect an actorbus log: a SqliteLog file, or a JetStreamLog stream "
+        "(--log nats://...). The records are only read.",
     )
     sub = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")
     _add_show(sub)
@@ -116,7 +122,22 @@ def _add_replay(sub: Subcommands) -> None:
 
 
 def _add_path(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="the log file (as given to SqliteLog or `run --log`)")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        metavar="LOG",
+        help="the log file or nats:// URL (as given to `run --log`); or give --log",
+    )
+    add_log_options(parser, default=None)
+
+
+def _target(args: argparse.Namespace) -> LogTarget:
+    return log_target(args, args.path)
+
+
+def _open(target: LogTarget, from_seq: int = 1) -> Reader:
+    # A file is opened read-only; a stream is read into memory from `from_seq` on.
+    return load_stream(target, from_seq) if target.nats else LogReader(target.value)
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -211,7 +232,8 @@ def _pattern(args: argparse.Namespace) -> str | None:
 
 def _show(args: argparse.Namespace) -> int:
     pattern = _pattern(args)
-    with LogReader(args.path) as reader:
+    target = _target(args)
+    with _open(target, args.from_seq) as reader:
         records = reader.records(args.from_seq, args.to_seq, type=args.type)
         found = list(itertools.islice(_matching(records, pattern), args.limit + 1))
     shown = found[: args.limit]
@@ -222,19 +244,31 @@ def _show(args: argparse.Namespace) -> int:
         print(f"... more records after seq {after}: continue with --from {after + 1}")
     elif not shown:
         print("(no records match)")
+        if args.from_seq == 1:
+            _hint_empty(target, reader)
     return 0
+
+
+def _hint_empty(target: LogTarget, reader: Reader) -> None:
+    # A mistyped stream name reads as an empty log: say which stream was read.
+    if target.nats and reader.last_seq() == 0:
+        where = f"the stream {target.stream!r} holds no records under {target.subject_prefix}.>"
+        print(f"({where}: check --stream and --subject-prefix)")
 
 
 def _tail(args: argparse.Namespace) -> int:
     pattern = _pattern(args)
-    with LogReader(args.path) as reader:
+    target = _target(args)
+    if target.nats and args.follow:
+        raise BadLogTarget("tail --follow follows a log file; a nats:// log cannot be followed yet")
+    with _open(target) as reader:
         last = reader.last_seq()  # first: a commit landing meanwhile is followed, not lost
         newest = reader.records(1, last, type=args.type, newest_first=True)
         backlog = list(itertools.islice(_matching(newest, pattern), max(args.lines, 0)))[::-1]
         widths = _widths(backlog, _FOLLOW_WIDTHS)
         for line in _rows(backlog, widths, _payload_width(args)):
             print(line, flush=args.follow)
-        if args.follow:
+        if args.follow and isinstance(reader, LogReader):
             _follow(reader, args, pattern, last, widths)
     return 0
 
@@ -279,11 +313,12 @@ def _print_new(
 
 
 def _stats(args: argparse.Namespace) -> int:
-    with LogReader(args.path) as reader:
+    target = _target(args)
+    with _open(target) as reader:
         summary = reader.summary()
         counts = {column: reader.counts(column) for column in ("topic", "type", "sender")}
         cursors = reader.cursors()
-    print(f"log      {args.path}")
+    print(f"log      {target.shown}")
     if summary.first is None or summary.last is None:
         print("records  0")
     else:
@@ -319,12 +354,13 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    with LogReader(args.path) as reader:
+    target = _target(args)
+    with _open(target) as reader:
         root = reader.find(args.id)
         if root is None and args.id.isdigit():
             root = reader.at(int(args.id))
         if root is None:
-            print(f"actorbus: no record with id {args.id!r} in {args.path}", file=sys.stderr)
+            print(f"actorbus: no record with id {args.id!r} in {target.shown}", file=sys.stderr)
             return 1
         for line in _tree(reader, root, _payload_width(args)):
             print(line)
@@ -333,7 +369,7 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tree(reader: LogReader, root: Record, payload: int | None) -> Iterator[str]:
+def _tree(reader: Reader, root: Record, payload: int | None) -> Iterator[str]:
     # Depth first, children in seq order; iterative, so a long chain of causes
     # cannot exhaust the recursion limit. Each id is drawn once.
     seen = {root.id}
@@ -396,7 +432,7 @@ def _decode(codec: MessageCodec, record: Record) -> Message | str:
 
 def _replay(args: argparse.Namespace) -> int:
     load_team_messages()  # so the records `actorbus run` writes can be decoded
-    with LogReader(args.path) as reader:
+    with _open(_target(args), args.from_seq) as reader:
         records = reader.records(args.from_seq, args.to_seq)
         done, skipped = anyio.run(_replay_into_bus, records, int(args.width))
     print(

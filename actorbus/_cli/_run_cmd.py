@@ -3,7 +3,8 @@
 The team comes from the ``actorbus.teams`` entry points (see `load_team`). Models
 come from ``--models TOML``, or ``--base-url`` (one OpenAI-compatible endpoint),
 or the environment (`ModelsConfig.from_env`); with none of them the team's own
-offline provider answers, with no network. The run is logged to a `SqliteLog`,
+offline provider answers, with no network. The run is logged to the ``--log``
+(a `SqliteLog` file, or a `JetStreamLog` for a ``nats://`` URL: see `LogTarget`),
 shows live progress (`StatusLine`), and ends with the answer, the review rounds,
 what the model calls cost, and ``actorbus log trace`` commands for its requests.
 """
@@ -22,8 +23,9 @@ import anyio
 
 from .._bus import Bus
 from .._errors import ActorbusError, ModelsConfigError
-from .._log import SqliteLog
+from .._log import EventLog
 from .._models import CostReport, Models, ModelsConfig, Provider
+from ._log_target import add_log_options, log_target
 from ._progress import StatusLine
 from ._team import TeamOutcome, TeamRunner, load_team
 
@@ -49,9 +51,7 @@ def add_run_parser(commands: Any) -> None:
         default="asyncio",
         help="async library; the team calls models, which need asyncio",
     )
-    run.add_argument(
-        "--log", default="actorbus.db", help="the log file to write (default ./actorbus.db)"
-    )
+    add_log_options(run, default="actorbus.db")
     run.add_argument("--team", default="default", help="the installed team to run")
     _add_model_options(run)
     run.set_defaults(handler=_run)
@@ -81,6 +81,14 @@ def _add_model_options(run: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    target = log_target(args)
+    if args.backend != "asyncio" and target.nats:
+        print(
+            "actorbus: a nats:// log is a JetStreamLog, and nats-py (the NATS client) is "
+            "asyncio-only: run it without --backend trio",
+            file=sys.stderr,
+        )
+        return 2
     if args.backend != "asyncio":
         print(
             "actorbus: the team calls models, which need asyncio (aiolimiter is "
@@ -91,17 +99,22 @@ def _run(args: argparse.Namespace) -> int:
     runner = load_team(args.team)
     models, where = _models(args, runner)
     started = time.perf_counter()
-    outcome, costs, published = anyio.run(_session, args, runner, models)
+    log = target.open_log()  # a missing nats-py is said before the run starts
+    outcome, costs, published = anyio.run(_session, args, log, runner, models)
     elapsed = time.perf_counter() - started
     if args.quiet:
         print(outcome.answer)
         return 0
-    print(_report(outcome, args.log))
+    print(_report(outcome))
     print(f"\nmodel calls, through {where}:\n{costs.format()}")
-    print(f"\n{published} messages in {elapsed:.2f} s, logged to {args.log}")
+    print(f"\n{published} messages in {elapsed:.2f} s, logged to {target.shown}")
     print("see how each step was handled (one causation tree per request):")
+    trace = ["actorbus", "log", "trace", *target.log_args()]
     for step, message_id in outcome.traces:
-        print(f"  {step}: {shlex.join(['actorbus', 'log', 'trace', args.log, message_id])}")
+        print(f"  {step}: {shlex.join([*trace, message_id])}")
+    note = target.paste_note()
+    if note is not None:
+        print(note)
     return 0
 
 
@@ -131,9 +144,9 @@ def _config(args: argparse.Namespace) -> ModelsConfig:
 
 
 async def _session(
-    args: argparse.Namespace, runner: TeamRunner, models: Models
+    args: argparse.Namespace, log: EventLog, runner: TeamRunner, models: Models
 ) -> tuple[TeamOutcome, CostReport, int]:
-    async with Bus(log=SqliteLog(args.log), models=models) as bus:
+    async with Bus(log=log, models=models) as bus:
         progress = StatusLine(sys.stdout, bus.costs, tty=sys.stdout.isatty())
         say = _silent if args.quiet else progress
         outcome: TeamOutcome | None = None
@@ -160,7 +173,7 @@ class _TimedOut(ActorbusError):
         )
 
 
-def _report(outcome: TeamOutcome, log: str) -> str:
+def _report(outcome: TeamOutcome) -> str:
     verdict = "approved" if outcome.approved else "not approved"
     rounds = f"{outcome.rounds} review round{'s' if outcome.rounds != 1 else ''}"
     lines = [f"\nanswer ({verdict} after {rounds}):", _indent(outcome.answer), ""]

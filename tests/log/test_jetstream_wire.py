@@ -17,6 +17,7 @@ from actorbus._codec import MessageCodec
 from actorbus._log._jetstream._order import InOrder
 from actorbus._log._jetstream._wire import (
     decode_envelope,
+    decode_record,
     encode_headers,
     escape,
     key_name,
@@ -101,6 +102,36 @@ class TestEnvelopes:
         back = decode_envelope(1, "a.b", headers, b"\x80", MessageCodec())
         assert isinstance(back.message, ab.Undecodable)
         assert back.message.type_tag == "NoSuchType"
+
+
+class TestRecords:
+    """`decode_record`: the record as stored, for `actorbus log` (no message class)."""
+
+    @given(
+        st.text(min_size=1),
+        st.one_of(st.none(), st.text()),
+        st.one_of(st.none(), st.text()),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+    def test_holds_the_fields_the_envelope_holds_and_the_payload_as_stored(
+        self, msg_id: str, sender: str | None, causation: str | None, timestamp: float
+    ) -> None:
+        env = ab.Envelope(msg_id, "a.b", WireNote(n=3), timestamp, sender, None, None, causation)
+        payload = MessageCodec().encode(env.message)
+        record = decode_record(7, "a.b", encode_headers(env, "NotRegisteredHere"), payload, 1.0)
+        assert (record.seq, record.id, record.topic) == (7, msg_id, "a.b")
+        assert record.type == "NotRegisteredHere"
+        assert (record.sender, record.timestamp, record.causation) == (sender, timestamp, causation)
+        assert record.payload == payload
+
+    def test_a_foreign_record_gets_its_seq_as_id_and_the_servers_time(self) -> None:
+        record = decode_record(9, "x.y", None, b"raw", 123.5)
+        assert (record.id, record.type, record.timestamp, record.sender) == (
+            "seq-9",
+            "",
+            123.5,
+            None,
+        )
 
 
 def blocked(order: InOrder[str]) -> bool:

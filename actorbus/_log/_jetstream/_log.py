@@ -40,6 +40,7 @@ from ..._errors import AsyncioRequired, LogUnavailable, MessageTooLarge
 from ..._ids import new_id
 from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
+from .._reader import Record
 from ._connect import Credentials, connect, import_nats, redact_url
 from ._handover import Deliver, Handover
 from ._kvstate import StateBucket
@@ -418,6 +419,18 @@ class JetStreamLog:
             LogUnavailable: the server did not answer.
         """
         return await self._open().reader.read_topic_prefix(prefix)
+
+    async def read_records(self, from_seq: int, limit: int = 1000) -> list[Record]:
+        """Return up to ``limit`` records as stored, from ``from_seq`` on, in seq order.
+
+        For inspection tools (``actorbus log``): payloads stay msgpack, so no
+        message class is needed. Unlike `read`, seqs the stream no longer holds
+        are skipped: the records start at the oldest one kept.
+
+        Raises:
+            LogUnavailable: the log is not open, or the server did not answer.
+        """
+        return await self._open().reader.read_records(from_seq, limit)
 
     # -- cursors and journal ----------------------------------------------------------
 

@@ -20,10 +20,12 @@ from urllib.parse import quote, unquote
 from ..._codec import MessageCodec
 from ..._errors import UndecodableRecord
 from ..._message import Envelope, Message, Undecodable
+from .._reader import Record
 
 __all__ = [
     "ID",
     "decode_envelope",
+    "decode_record",
     "encode_headers",
     "escape",
     "key_name",
@@ -113,6 +115,36 @@ def decode_envelope(
         field(REPLY_TO),
         field(CAUSATION),
         seq,
+    )
+
+
+def decode_record(
+    seq: int, topic: str, headers: Mapping[str, str] | None, payload: bytes, stored_at: float
+) -> Record:
+    """Return the record stored at ``seq`` on ``topic`` as it is, its payload still msgpack.
+
+    For inspection tools, which need no message class: the fields are those
+    `decode_envelope` reads, with the same defaults for a record actorbus did not
+    write (and an empty type tag).
+    """
+    h = headers or {}
+
+    def field(name: str) -> str | None:
+        value = h.get(name)
+        return None if value is None else unescape(value)
+
+    timestamp = h.get(TIME)
+    return Record(
+        seq,
+        field(ID) or f"seq-{seq}",
+        topic,
+        field(TYPE) or "",
+        field(SENDER),
+        float(timestamp) if timestamp is not None else stored_at,
+        field(CORRELATION),
+        field(REPLY_TO),
+        field(CAUSATION),
+        payload,
     )
 
 
