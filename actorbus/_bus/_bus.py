@@ -32,7 +32,7 @@ from .._errors import (
     UnknownActor,
 )
 from .._ids import new_id
-from .._log import EventLog, MemoryLog, SyncAppend
+from .._log import ConsumerLog, EventLog, MemoryLog, SyncAppend
 from .._message import DeadLetter, Envelope, Message, Receipt, StateUpdate
 from .._models import CostReport, Models, Spend
 from .._state import State
@@ -41,6 +41,7 @@ from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
 from ._durable import Delivery, StartAt, resume
 from ._ref import ActorRef, actor_statistics
+from ._remote import Remote
 from ._router import GuardedRoute, Router
 from ._stamp import patterns_for, stamp, valid_key
 from ._stats import BusStatistics
@@ -101,8 +102,10 @@ class Bus:
             self._publish_state, anyio.sleep, None if shared_state is None else shared_state()
         )
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
-        self._attach: Callable[[Callable[[Envelope], None]], None] | None = getattr(
-            self._log, "attach", None
+        # A log whose server hands each actor its messages: the bus routes nothing.
+        self._remote = Remote(self._log) if isinstance(self._log, ConsumerLog) else None
+        self._attach: Callable[[Callable[[Envelope], None]], None] | None = (
+            None if self._remote is not None else getattr(self._log, "attach", None)
         )
         self._grace = shutdown_grace
         self._router = Router()
@@ -157,6 +160,14 @@ class Bus:
         await tg.__aenter__()
         self._tg = tg
         self._router.add(self._inbox.topic, self._inbox)
+        if self._remote is not None:
+            try:
+                await self._remote.listen(self._inbox.topic, self._inbox.offer)
+            except BaseException:
+                tg.cancel_scope.cancel()
+                await tg.__aexit__(None, None, None)
+                await self._finish()
+                raise
         self._state = _State.OPEN
         return self
 
@@ -202,6 +213,8 @@ class Bus:
                 for cell in reversed(list(self._cells.values())):
                     await self._run_on_stop(cell, raise_errors=False)
         finally:
+            if self._remote is not None:  # before the log closes: acks go out first
+                await self._remote.close_all()
             self._cells.clear()
             self._router = Router()  # a closed bus keeps no actor alive
             self._route_cache = self._router.cache
@@ -284,7 +297,11 @@ class Bus:
         return ActorRef(cell, instance)
 
     async def _resume(self, cell: Cell, start_at: StartAt | None) -> None:
-        await resume(self._log, cell, start_at, self._delivered)
+        if self._remote is not None:
+            assert self._tg is not None
+            await self._remote.start(cell, start_at, self._tg)
+        else:
+            await resume(self._log, cell, start_at, self._delivered)
 
     def _delivered(self) -> int:
         return self._log.last_seq if self._sync_log is not None else self._delivery.delivered_seq
@@ -334,6 +351,8 @@ class Bus:
         cell = self._cell(name)
         self._unsubscribe(cell)
         await cell.wait_idle()
+        if self._remote is not None:
+            await self._remote.close(name)
         if self._cells.pop(name, None) is not cell:
             return  # killed while it finished its work: no on_stop
         await self._run_on_stop(cell, raise_errors=True)
@@ -355,6 +374,9 @@ class Bus:
         if cell.scope is not None:
             cell.scope.cancel()
         del self._cells[name]
+        if self._remote is not None and self._tg is not None:
+            # What it held goes back to the server at once, for another instance.
+            self._tg.start_soon(self._remote.close, name)
         if discarded:
             _log.warning("killed actor %r; %d queued message(s) discarded", name, discarded)
         return discarded
@@ -370,6 +392,8 @@ class Bus:
             raise UnknownActor(name) from None
 
     def _unsubscribe(self, cell: Cell) -> None:
+        if self._remote is not None:
+            self._remote.stop(cell.name)
         patterns, cell.patterns = cell.patterns, ()
         for pattern in patterns:
             self._router.remove(pattern, cell)
@@ -422,10 +446,16 @@ class Bus:
         if self._state is _State.NEW or self._state is _State.CLOSED:
             raise BusClosed(self._state.value, "drain")
         await self.checkpoint()
-        while self._active:
-            if self._idle_event is None:
-                self._idle_event = anyio.Event()
-            await self._idle_event.wait()
+        delay = 0.0
+        while True:
+            while self._active:
+                if self._idle_event is None:
+                    self._idle_event = anyio.Event()
+                await self._idle_event.wait()
+            if self._remote is None or (await self._remote.settled() and not self._active):
+                return
+            delay = self._remote.next_poll(delay)  # others' work: only the server sees it
+            await anyio.sleep(delay)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -563,6 +593,14 @@ class Bus:
         # The same steps for a log whose append suspends. A log that attached
         # delivers each envelope itself, in seq order, once durable; otherwise
         # delivery order across concurrent publishers is the order appends return.
+        if self._remote is not None:  # the log's server delivers: only append
+            env = stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
+            receipt = await self._log.append(env)
+            if receipt.duplicate:
+                self._duplicates += 1
+            else:
+                self._published += 1
+            return receipt
         targets = self._router.route(topic)
         if targets.__class__ is GuardedRoute:
             check_room(targets, topic)
@@ -629,7 +667,7 @@ class Bus:
         targets = self._route_cache.get(topic)
         if targets is None:
             targets = self._router.route(topic)
-        if not targets:
+        if not targets and self._remote is None:  # remote subscribers are not known here
             raise NoSubscriber(topic)
         waiter: Waiter[Message] = self._primitives.waiter()
         pending = self._inbox.pending

@@ -6,6 +6,10 @@ original seq), returns records from a seq on, keeps a cursor per consumer (the
 last seq that consumer finished handling), and a journal of side-effect results
 (see `Context.once`).
 
+A log shared by several processes offers `ConsumerLog` instead: each actor name
+reads its messages from the log's server through a feed of its own, and the bus
+delivers nothing itself.
+
 A log that writes asynchronously may also offer ``attach(deliver)``: it then calls
 ``deliver(envelope)`` for each appended envelope, in seq order, once it is durable
 (before the append returns), and the bus delivers through it so that mailboxes
@@ -14,11 +18,12 @@ receive envelopes in seq order whatever order the publishers wake up in.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 from .._message import Envelope, Receipt
 
-__all__ = ["EventLog", "SyncAppend"]
+__all__ = ["ConsumerLog", "EventLog", "Feed", "SyncAppend"]
 
 
 @runtime_checkable
@@ -96,4 +101,57 @@ class SyncAppend(Protocol):
 
     def commit_cursor_nowait(self, consumer: str, seq: int) -> None:
         """`EventLog.commit_cursor`, done at once."""
+        ...
+
+
+class Feed(Protocol):
+    """One actor name's messages, as a log server hands them to this process.
+
+    Version added: 0.1
+    """
+
+    async def run(self, offer: Callable[[Envelope], Awaitable[None]]) -> None:
+        """Offer each message to the actor's mailbox (waiting while it is full), until cancelled."""
+        ...
+
+    def handled(self, actor: str, seq: int) -> None:
+        """The actor finished every message offered up to the one at ``seq``."""
+        ...
+
+    def release(self) -> None:
+        """Give back every message offered and not handled, for another instance."""
+        ...
+
+    async def aclose(self) -> None:
+        """Give back what was not handled and send the acknowledgements."""
+        ...
+
+    async def backlog(self) -> int:
+        """Return how many of the name's messages are not yet handled, in every process."""
+        ...
+
+
+@runtime_checkable
+class ConsumerLog(Protocol):
+    """A log whose server hands each actor name its messages (`JetStreamLog`).
+
+    Several processes spawning the same actor name share its messages.
+
+    Version added: 0.1
+    """
+
+    async def consume(
+        self,
+        actor: str,
+        patterns: Sequence[str],
+        max_in_flight: int,
+        start_at: Literal["earliest", "latest"] | int | None = None,
+    ) -> Feed:
+        """Return the feed of actor name ``actor`` subscribed to ``patterns``."""
+        ...
+
+    async def listen(
+        self, topic: str, deliver: Callable[[Envelope], object]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``deliver`` with each envelope published on ``topic``; return a stopper."""
         ...

@@ -46,6 +46,7 @@ class Handover:
 
     __slots__ = (
         "_gap_wake",
+        "_highest",
         "_idle",
         "_order",
         "_reader",
@@ -63,6 +64,8 @@ class Handover:
         self._shown_as = shown_as
         self.publisher: Publisher  # set by the log: it needs this object's callbacks
         self.deliver: Deliver | None = None
+        """Who gets each record in seq order; None: appends return as soon as stored."""
+        self._highest = released
         self.inflight: dict[str, Pending] = {}
         """Records sent and not done, by id."""
         self._gap_wake: anyio.Event | None = None
@@ -70,14 +73,25 @@ class Handover:
 
     @property
     def released(self) -> int:
-        """The highest seq handed over (or skipped)."""
-        return self._order.released
+        """The highest seq handed over (or skipped), or, with no `deliver`, stored."""
+        return self._order.released if self.deliver is not None else self._highest
 
     # -- the publisher's callbacks ----------------------------------------------------
 
     def answered(self, pending: Pending) -> None:
         """The server said where ``pending`` is stored (or that it is a duplicate)."""
         order = self._order
+        if self.deliver is None and not order.blocked:
+            # Nobody is handed records in order (each actor reads the stream through
+            # a consumer of its own): the append returns as soon as it is stored,
+            # without waiting for, or reading, the records other publishers stored.
+            if not pending.duplicate:
+                self._highest = max(self._highest, pending.seq)
+                order.next_seq = max(order.next_seq, pending.seq + 1)
+                self._release(pending)
+            else:
+                self._done(pending)
+            return
         if pending.duplicate or pending.seq < order.next_seq:
             self._done(pending)  # a duplicate, or read back as a gap already
         else:
@@ -125,6 +139,8 @@ class Handover:
     # -- gaps -------------------------------------------------------------------------
 
     def _gap(self) -> bool:
+        if self.deliver is None:
+            return False
         start = self._order.next_seq
         if start > self.publisher.acked_max:
             return False

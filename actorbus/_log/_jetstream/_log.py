@@ -5,20 +5,20 @@ stream's sequence is its seq. Its id rides in ``Nats-Msg-Id``, so the server dro
 a repeat within the stream's ``duplicate_window`` and answers with the original
 seq; the log also keeps a dedup window of its own (`DedupWindow`, as long), so a
 repeat it has seen is answered without a round trip. An append returns once the
-server has stored the record (its PubAck) and every lower seq has been handed to
-the bus, so actors see records in seq order whatever order the answers arrive in
-(see `Handover`); records are sent again, never lost, across reconnects (see
-`Publisher`).
+server has stored the record (its PubAck); records are sent again, never lost,
+across reconnects (see `Publisher`).
 
-Cursors and journal entries live in two KV buckets, ``<stream>_cursors`` and
-``<stream>_journal`` (see `Cursors`, `Journal`), and the shared state (``bus.state``)
-in a third, ``<stream>_state`` (see `StateBucket`). Reads use short-lived consumers
-(see `Reader`). The stream and buckets are made on open if missing (see
-``_setup``). nats-py is asyncio-only: under Trio, `open` raises `AsyncioRequired`.
+The bus reads through consumers: each actor name is a durable consumer, shared by
+every process that spawns the name (see `consume`, `ActorFeed`), and a bus's
+replies come through a plain subscription (`listen`). A log used without a bus, or
+with `attach`, hands its own appends over in seq order instead (see `Handover`).
 
-One process per stream for now: records published to the stream by someone else
-are read back and handed to this bus's actors in seq order, but several buses on
-one stream do not share work between them.
+Journal entries and the protocol's own cursors live in two KV buckets,
+``<stream>_journal`` and ``<stream>_cursors`` (see `Cursors`, `Journal`), and the
+shared state (``bus.state``) in a third, ``<stream>_state`` (see `StateBucket`).
+Reads use short-lived consumers (see `Reader`). The stream and buckets are made on
+open if missing (see ``_setup``). nats-py is asyncio-only: under Trio, `open`
+raises `AsyncioRequired`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import enum
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
@@ -42,8 +42,10 @@ from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
 from .._reader import Record
 from ._connect import Credentials, connect, import_nats, redact_url
+from ._consumer import ActorFeed, StartAt, ack_floor, open_feed
 from ._handover import Deliver, Handover
 from ._kvstate import StateBucket
+from ._listen import listen
 from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
 from ._reader import Reader
@@ -109,6 +111,10 @@ class JetStreamLog:
         ack_wait: seconds without an answer before a record is sent again.
         publish_timeout: seconds an append keeps trying (across reconnects) before
             it raises `LogUnavailable`.
+        redeliver_after: seconds the server waits for an actor's acknowledgement
+            before it sends the message to another instance of that actor name (the
+            instance holding it went silent: it died mid-handler). A living instance
+            keeps its messages however long its handlers take.
 
     Raises:
         ImportError: nats-py is not installed (``pip install 'actorbus[nats]'``), or
@@ -130,6 +136,7 @@ class JetStreamLog:
         "_last_seq",
         "_prefix",
         "_publish_timeout",
+        "_redeliver_after",
         "_replicas",
         "_servers",
         "_shown",
@@ -153,6 +160,7 @@ class JetStreamLog:
         connect_timeout: float = 5.0,
         ack_wait: float = 2.0,
         publish_timeout: float = 30.0,
+        redeliver_after: float = 30.0,
     ) -> None:
         check_names(stream, subject_prefix)
         for name, value in (
@@ -160,6 +168,7 @@ class JetStreamLog:
             ("connect_timeout", connect_timeout),
             ("ack_wait", ack_wait),
             ("publish_timeout", publish_timeout),
+            ("redeliver_after", redeliver_after),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be positive seconds, got {value}")
@@ -178,6 +187,7 @@ class JetStreamLog:
         self._connect_timeout = connect_timeout
         self._ack_wait = ack_wait
         self._publish_timeout = publish_timeout
+        self._redeliver_after = redeliver_after
         self._codec = MessageCodec()
         self._state = _State.NEW
         self._conn: _Conn | None = None
@@ -330,7 +340,8 @@ class JetStreamLog:
         await self.aclose()
 
     async def _on_disconnect(self) -> None:
-        logger.warning("%s: disconnected from NATS; reconnecting", self._shown_as)
+        if self._state is _State.OPEN:  # not the log's own close
+            logger.warning("%s: disconnected from NATS; reconnecting", self._shown_as)
 
     async def _on_reconnect(self) -> None:
         logger.warning("%s: reconnected to NATS", self._shown_as)
@@ -432,11 +443,66 @@ class JetStreamLog:
         """
         return await self._open().reader.read_records(from_seq, limit)
 
+    # -- consuming --------------------------------------------------------------------
+
+    async def consume(
+        self,
+        actor: str,
+        patterns: Sequence[str],
+        max_in_flight: int,
+        start_at: StartAt = None,
+    ) -> ActorFeed:
+        """Return the feed of actor name ``actor``: its durable consumer, shared by name.
+
+        The bus calls it when an actor is spawned. ``max_in_flight`` (the mailbox
+        size) bounds the messages the server lets out unacknowledged, across every
+        process sharing the name. See `ActorFeed` and ``docs/jetstream.md``.
+
+        Raises:
+            LogUnavailable: the server refused the consumer or did not answer.
+        """
+        conn = self._open()
+        return await open_feed(
+            conn.client,
+            self._stream,
+            self._prefix,
+            actor,
+            patterns,
+            max_in_flight=max_in_flight,
+            redeliver_after=self._redeliver_after,
+            start_at=start_at,
+            replicas=self._replicas,
+            shown_as=self._shown_as,
+        )
+
+    async def listen(
+        self, topic: str, deliver: Callable[[Envelope], object]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``deliver`` with each envelope published on ``topic`` from now on.
+
+        For replies to asks: no consumer, no acknowledgement; the envelopes have seq
+        0. Returns the coroutine function that stops listening.
+
+        Raises:
+            LogUnavailable: the subscription could not be made.
+        """
+        conn = self._open()
+        return await listen(conn.client, self._prefix, topic, deliver, self._shown_as)
+
     # -- cursors and journal ----------------------------------------------------------
 
     async def cursor(self, consumer: str) -> int:
-        """See `EventLog.cursor`."""
-        return self._open().cursors.get(consumer)
+        """See `EventLog.cursor`.
+
+        For an actor name with a consumer (see `consume`), the consumer's ack floor:
+        the last seq up to which every message of the name was handled.
+
+        Raises:
+            LogUnavailable: the server did not answer.
+        """
+        conn = self._open()
+        floor = await ack_floor(conn.client, self._stream, consumer, self._shown_as)
+        return conn.cursors.get(consumer) if floor is None else floor
 
     def has_cursor(self, consumer: str) -> bool:
         """Tell whether ``consumer`` has ever committed a cursor."""
