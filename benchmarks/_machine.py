@@ -9,10 +9,13 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["PACKAGES", "cpu_model", "git_state", "machine_info", "package_versions"]
+__all__ = ["OPTIONAL", "PACKAGES", "cpu_model", "git_state", "machine_info", "package_versions"]
 
 PACKAGES = ("actorbus", "anyio", "msgspec")
 """The packages whose versions every report names (plus trio on that backend)."""
+
+OPTIONAL = ("autogen-core", "pykka", "thespian", "matplotlib")
+"""The ``bench`` extra: the peers and the charts ("not installed" when absent)."""
 
 
 def cpu_model() -> str:
@@ -63,7 +66,7 @@ def _git(root: Path, *args: str) -> str:
 
 def machine_info(backend: str) -> dict[str, object]:
     """Describe this machine, the Python, and the library versions."""
-    names = (*PACKAGES, "trio") if backend == "trio" else PACKAGES
+    names = (*PACKAGES, "trio", *OPTIONAL) if backend == "trio" else (*PACKAGES, *OPTIONAL)
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count() or 0,

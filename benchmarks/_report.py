@@ -1,4 +1,8 @@
-"""Render results: a plain-text table for the terminal, JSON, and a Markdown report.
+"""Render results: plain-text tables for the terminal, JSON, and a Markdown report.
+
+Two tables: actorbus against its raw baseline for every scenario, and, for the
+scenarios peers also run, actorbus beside the raw asyncio floor and each peer,
+every figure with the ratio actorbus / that figure.
 
 The Markdown report is generated whole, except for a hand-written reading of the
 numbers: everything after the `KEEP_MARKER` line of an existing report is kept
@@ -14,8 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from ._aggregate import MetricSummary, ScenarioSummary, Spread
+from .peers import PEERS
+from .peers._run import PeerSummary
 
-__all__ = ["KEEP_MARKER", "markdown_report", "text_table", "write_json", "write_markdown"]
+__all__ = [
+    "KEEP_MARKER",
+    "markdown_report",
+    "peer_table",
+    "ratio_text",
+    "text_table",
+    "write_json",
+    "write_markdown",
+]
 
 KEEP_MARKER = "<!-- Hand-written below this line; kept when the report is regenerated. -->"
 HEADERS = ("scenario", "metric", "actorbus", "raw baseline", "ratio a/b", "better", "target")
@@ -65,18 +79,110 @@ def _rows(summaries: Sequence[ScenarioSummary]) -> list[tuple[str, ...]]:
     return rows
 
 
-def text_table(summaries: Sequence[ScenarioSummary]) -> str:
-    """Return the results as an aligned plain-text table."""
-    rows = [HEADERS, *_rows(summaries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+def _aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
+    rows = [headers, *body]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
 
 
+def text_table(summaries: Sequence[ScenarioSummary]) -> str:
+    """Return the results as an aligned plain-text table."""
+    return _aligned(HEADERS, _rows(summaries))
+
+
+def _markdown(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
 def _markdown_table(summaries: Sequence[ScenarioSummary]) -> list[str]:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(summaries)]
+    return _markdown(HEADERS, _rows(summaries))
+
+
+def _peer_headers() -> tuple[str, ...]:
+    return ("scenario", "metric", "actorbus", "raw asyncio (floor)", *(p.name for p in PEERS))
+
+
+def ratio_text(ratio: float) -> str:
+    """Return a ratio as ``0.38x``, ``7.2x`` or ``110x`` (never in exponent form)."""
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def _versus(ours: float, theirs: float, unit: str) -> str:
+    ratio = ours / theirs if theirs else float("inf")
+    return f"{_number(theirs, unit)} {unit} ({ratio_text(ratio)})"
+
+
+def _peer_cell(
+    s: ScenarioSummary, m: MetricSummary, name: str, peers: Sequence[PeerSummary]
+) -> str:
+    found = next((p for p in peers if p.peer == name and p.scenario == s.scenario), None)
+    if found is None:
+        return "-"
+    if found.version is None:
+        return "not installed"
+    if found.error is not None:
+        return "ERROR " + found.error.splitlines()[-1][:50]
+    spread = found.metrics.get(m.name)
+    return "-" if spread is None else _versus(m.actorbus.median, spread.median, m.unit)
+
+
+def _peer_rows(
+    summaries: Sequence[ScenarioSummary], peers: Sequence[PeerSummary]
+) -> list[tuple[str, ...]]:
+    scenarios = {p.scenario for p in peers}
+    return [
+        (
+            s.title,
+            m.label,
+            f"{_number(m.actorbus.median, m.unit)} {m.unit}",
+            _versus(m.actorbus.median, m.baseline.median, m.unit),
+            *(_peer_cell(s, m, peer.name, peers) for peer in PEERS),
+        )
+        for s in summaries
+        if s.scenario in scenarios
+        for m in s.metrics
+    ]
+
+
+def peer_table(summaries: Sequence[ScenarioSummary], peers: Sequence[PeerSummary]) -> str:
+    """Return actorbus beside the floor and each peer as an aligned plain-text table."""
+    return _aligned(_peer_headers(), _peer_rows(summaries, peers))
+
+
+def _how(peers: Sequence[PeerSummary]) -> list[str]:
+    lines: list[str] = []
+    for peer in PEERS:
+        runs = [p for p in peers if p.peer == peer.name]
+        version = next((p.version for p in runs if p.version), None)
+        if version is None:
+            lines.append(f"- **{peer.name}**: not installed (`pip install 'actorbus[bench]'`)")
+            continue
+        lines.append(f"- **{peer.name} {version}**")
+        lines += [f"  - {p.scenario}: {p.how or p.error}" for p in runs]
+    return lines
+
+
+def _peer_section(summaries: Sequence[ScenarioSummary], peers: Sequence[PeerSummary]) -> list[str]:
+    if not peers:
+        return []
+    lines = ["", "## Peers", "", "The same work on other runtimes, in the same run, each "]
+    lines[-1] += "repeat in a fresh interpreter. Each cell: median over repeats (actorbus / "
+    lines[-1] += "that figure). The floor is the raw asyncio baseline of each scenario."
+    lines += ["", *_markdown(_peer_headers(), _peer_rows(summaries, peers)), ""]
+    lines += ["How each peer is driven (public API, fastest documented way):", "", *_how(peers)]
+    return lines
+
+
+def _chart_section(charts: Sequence[str]) -> list[str]:
+    if not charts:
+        return []
+    lines = ["", "## Charts", ""]
+    for chart in charts:
+        lines += [f"![{chart}]({chart})", ""] if chart.endswith(".png") else [f"- {chart}", ""]
     return lines
 
 
@@ -148,13 +254,19 @@ def markdown_report(
     machine: dict[str, Any],
     settings: dict[str, Any],
     command: str,
+    peers: Sequence[PeerSummary] = (),
+    charts: Sequence[str] = (),
 ) -> str:
-    """Return the generated part of the Markdown report."""
+    """Return the generated part of the Markdown report.
+
+    ``charts`` are chart file names next to the report (or a note why there are none).
+    """
     lines = ["# actorbus benchmarks", "", "Command (from the repository root):", ""]
     lines += ["```", command, "```", "", "## Machine", "", *_machine_lines(machine, settings)]
     lines += ["", "## Results", "", "Each cell: median over repeats (min..max). The ratio "]
     lines[-1] += "is actorbus / raw baseline of those medians (range: the per-repeat ratios)."
-    lines += ["", *_markdown_table(summaries), "", "## Details", "", *_details(summaries)]
+    lines += ["", *_markdown_table(summaries), *_peer_section(summaries, peers)]
+    lines += [*_chart_section(charts), "", "## Details", "", *_details(summaries)]
     lines += ["", "## Method", "", *_method(summaries)]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -176,13 +288,15 @@ def write_json(
     machine: dict[str, Any],
     settings: dict[str, Any],
     command: str,
+    peers: Sequence[PeerSummary] = (),
 ) -> None:
-    """Write machine-readable results: machine, settings, and every scenario and repeat."""
+    """Write machine-readable results: machine, settings, every scenario, repeat and peer."""
     data = {
         "command": command,
         "machine": machine,
         "settings": settings,
         "scenarios": [s.to_json() for s in summaries],
+        "peers": [p.to_json() for p in peers],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

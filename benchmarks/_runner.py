@@ -68,7 +68,7 @@ def _command(module: str, out: Path, settings: RunSettings, index: int) -> list[
     return [
         sys.executable,
         "-m",
-        f"benchmarks.{module}",
+        f"{__package__}.{module}",
         "--json-out",
         str(out),
         "--messages",
@@ -126,14 +126,20 @@ def _run_scenario(
     return summarize(runs)
 
 
-def run_all(settings: RunSettings, progress: Progress | None = None) -> list[ScenarioSummary]:
-    """Run every selected scenario ``settings.repeat`` times; summarize each."""
+def run_all(
+    settings: RunSettings, progress: Progress | None = None, *, close: bool = True
+) -> list[ScenarioSummary]:
+    """Run every selected scenario ``settings.repeat`` times; summarize each.
+
+    ``close=False`` leaves the progress bar open for more steps (the peers).
+    """
     progress = progress or Progress(len(settings.scenarios) * settings.repeat)
     with tempfile.TemporaryDirectory(prefix="actorbus-bench-") as tmp:
         summaries = [
             _run_scenario(name, settings, progress, Path(tmp)) for name in settings.scenarios
         ]
-    progress.close()
+    if close:
+        progress.close()
     return summaries
 
 

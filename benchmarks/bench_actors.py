@@ -90,7 +90,7 @@ def _origin(path: str) -> str:
     short = _short(path)
     if short.startswith("actorbus/"):
         return "actorbus"
-    if short.startswith("benchmarks/"):
+    if short.split("/")[0] in ("benchmarks", "actorbus_benchmarks"):
         return "harness"  # names, topics and messages the workload itself makes
     return "runtime"  # asyncio, anyio and the stdlib: tasks, queues, their tables
 
