@@ -29,10 +29,13 @@ SCENARIOS = {
     "ask": "bench_ask",
     "actors": "bench_actors",
     "sqlite": "bench_sqlite",
+    "durability": "bench_durability",
     "durable-e2e": "bench_durable_e2e",
     "models": "bench_models",
     "state": "bench_state",
     "coordinator": "bench_coordinator",
+    "pipeline": "bench_pipeline",
+    "scaling": "bench_scaling",
     "jetstream": "bench_jetstream",
     "jetstream-e2e": "bench_jetstream_e2e",
 }

@@ -123,13 +123,17 @@ async def actorbus_run(
 
 
 class RawWriter:
-    """Raw sqlite3: inserts rows like the log's, one transaction (and fsync) per batch."""
+    """Raw sqlite3: inserts rows like the log's, one transaction per batch.
 
-    def __init__(self, path: Path, msg: Tick, tag: str) -> None:
+    ``synchronous`` is the SQLite setting: ``FULL`` (the default, what
+    ``durability="commit"`` uses) fsyncs every commit.
+    """
+
+    def __init__(self, path: Path, msg: Tick, tag: str, synchronous: str = "FULL") -> None:
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous}")
         self.msg = msg
         self.tag = tag
         self.prefix = f"{int(time.time() * 1000):011x}{0x5EED123:07x}"

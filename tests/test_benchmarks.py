@@ -25,8 +25,9 @@ def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     scenarios = {s["scenario"]: s for s in json.loads(out.read_text())["scenarios"]}
     assert set(scenarios) == {
-        "throughput", "fanout", "ask", "actors", "sqlite", "durable-e2e", "models",
-        "state", "coordinator", "jetstream", "jetstream-e2e",
+        "throughput", "fanout", "ask", "actors", "sqlite", "durability", "durable-e2e",
+        "models", "state", "coordinator", "pipeline", "scaling", "jetstream",
+        "jetstream-e2e",
     }  # fmt: skip
     for name, scenario in scenarios.items():
         assert scenario["error"] is None, name
