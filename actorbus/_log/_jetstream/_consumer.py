@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal, final
@@ -136,6 +137,7 @@ class ActorFeed:
     """
 
     __slots__ = (
+        "__weakref__",
         "_acks",
         "_client",
         "_codec",
@@ -145,6 +147,7 @@ class ActorFeed:
         "_next_subject",
         "_outstanding",
         "_prefix",
+        "_request",
         "_room",
         "_shown_as",
         "_stopped",
@@ -188,6 +191,7 @@ class ActorFeed:
         self._wake: anyio.Event | None = None
         self._room: anyio.Event | None = None  # set when a message is acknowledged
         self._stopped: anyio.Event | None = None  # set when `run` has ended
+        self._request = _Request()
 
     def __repr__(self) -> str:
         return f"ActorFeed({self.actor!r}, consumer={self.name!r}, in_flight={self.in_flight})"
@@ -230,7 +234,7 @@ class ActorFeed:
         # Messages arrive through a subscription callback (nats-py runs it in a task
         # of the subscription's, one message at a time), which hands them to the
         # mailbox; this task only sends requests and notices when one is over.
-        client, request = self._client, _Request()
+        client, request = self._client, self._request
 
         async def on_message(msg: Msg) -> None:
             request.heard = anyio.current_time()
@@ -256,7 +260,7 @@ class ActorFeed:
                     await self._room.wait()
                     continue
                 request.start(left)
-                await self._request(inbox, left)
+                await self._send_request(inbox, left)
                 while not request.over.is_set():
                     with anyio.move_on_after(_SILENCE):
                         await request.over.wait()
@@ -269,7 +273,12 @@ class ActorFeed:
                 except Exception:  # the connection is gone: so is the subscription
                     logger.debug("unsubscribing the pull inbox failed", exc_info=True)
 
-    async def _request(self, inbox: str, batch: int) -> None:
+    def renew(self) -> None:
+        """The connection was replaced: the pull request in progress is gone; send another."""
+        self._request.heard = -math.inf
+        self._request.over.set()
+
+    async def _send_request(self, inbox: str, batch: int) -> None:
         request = {
             "batch": batch,
             "expires": int(_EXPIRES * 1e9),

@@ -27,6 +27,7 @@ import enum
 import logging
 import ssl
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, final
@@ -133,6 +134,7 @@ class JetStreamLog:
         "_dedup_entries",
         "_deliver",
         "_duplicate_window",
+        "_feeds",
         "_last_seq",
         "_prefix",
         "_publish_timeout",
@@ -193,6 +195,7 @@ class JetStreamLog:
         self._conn: _Conn | None = None
         self._deliver: Deliver | None = None
         self._last_seq = 0
+        self._feeds: weakref.WeakSet[ActorFeed] = weakref.WeakSet()
         self._state_bucket = StateBucket(self._shown_as)
 
     def __repr__(self) -> str:
@@ -348,6 +351,8 @@ class JetStreamLog:
         conn = self._conn
         if conn is not None:
             await conn.publisher.resend_all()  # answers in flight were lost
+        for feed in list(self._feeds):
+            feed.renew()  # so were the consumers' pull requests
 
     def _open(self) -> _Conn:
         conn = self._conn
@@ -462,7 +467,7 @@ class JetStreamLog:
             LogUnavailable: the server refused the consumer or did not answer.
         """
         conn = self._open()
-        return await open_feed(
+        feed = await open_feed(
             conn.client,
             self._stream,
             self._prefix,
@@ -474,6 +479,8 @@ class JetStreamLog:
             replicas=self._replicas,
             shown_as=self._shown_as,
         )
+        self._feeds.add(feed)
+        return feed
 
     async def listen(
         self, topic: str, deliver: Callable[[Envelope], object]
