@@ -91,7 +91,10 @@ class Router:
         targets = self._index.match(validate_topic(topic))
         guarded = any(t.policy == "reject" for t in targets)
         route = GuardedRoute(targets) if guarded else targets
-        if len(self.cache) >= _MAX_CACHED_ROUTES:
-            self.cache.clear()
-        self.cache[topic] = route
+        cache = self.cache
+        if len(cache) >= _MAX_CACHED_ROUTES:
+            # Evict the oldest route only: with more topics in use than the cache
+            # holds, clearing it all would make nearly every publish a miss.
+            del cache[next(iter(cache))]
+        cache[topic] = route
         return route
