@@ -16,12 +16,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._aggregate import ScenarioSummary, failed, summarize
 from ._progress import Progress
 from ._results import ScenarioResult
 
-__all__ = ["SCENARIOS", "ChildFailed", "RunSettings", "run_all", "run_once", "scenario_names"]
+__all__ = [
+    "SCENARIOS",
+    "ChildFailed",
+    "RunSettings",
+    "run_all",
+    "run_json_child",
+    "run_once",
+    "scenario_names",
+]
 
 SCENARIOS = {
     "throughput": "bench_throughput",
@@ -93,6 +102,15 @@ def run_once(scenario: str, settings: RunSettings, index: int, tmp: Path) -> Sce
     """Run one repeat of ``scenario`` in a subprocess and return its result."""
     out = tmp / f"{scenario}-{index}.json"
     cmd = _command(SCENARIOS[scenario], out, settings, index)
+    return ScenarioResult.from_json(run_json_child(cmd, out, settings.timeout))
+
+
+def run_json_child(cmd: list[str], out: Path, timeout: float) -> dict[str, Any]:
+    """Run a child that writes its result as JSON to ``out``; return that JSON.
+
+    Raises:
+        ChildFailed: it timed out or exited non-zero (with the tail of its stderr).
+    """
     try:
         proc = subprocess.run(
             cmd,
@@ -100,15 +118,16 @@ def run_once(scenario: str, settings: RunSettings, index: int, tmp: Path) -> Sce
             env=_child_env(),
             capture_output=True,
             text=True,
-            timeout=settings.timeout,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise ChildFailed(f"timed out after {settings.timeout:g}s") from None
+        raise ChildFailed(f"timed out after {timeout:g}s") from None
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise ChildFailed(f"exit status {proc.returncode}:\n{tail}")
-    return ScenarioResult.from_json(json.loads(out.read_text(encoding="utf-8")))
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
 
 
 def _run_scenario(

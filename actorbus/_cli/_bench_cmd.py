@@ -2,8 +2,8 @@
 
 The harness ships in the wheel as the ``actorbus_benchmarks`` package (the
 repository's ``benchmarks/`` directory, renamed so no generic top-level name lands
-in site-packages). In a source checkout or an editable install it is the
-checkout's own ``benchmarks/``. It is imported only when the command runs, so the
+in site-packages). Run from a source checkout (an editable install), it is the
+checkout's own ``benchmarks/``, preferred over the copy the install made. It is imported only when the command runs, so the
 rest of the CLI never pays for it; if neither is there, the command says how to
 get it.
 """
@@ -52,12 +52,17 @@ def _from_checkout() -> ModuleType | None:
 
 
 def _harness() -> ModuleType | None:
+    # The checkout first: an editable install also has a copy of the harness as
+    # of its install, which would run stale code.
+    found = _from_checkout()
+    if found is not None:
+        return found
     try:
         return importlib.import_module(f"{INSTALLED}.__main__")
     except ModuleNotFoundError as exc:
         if exc.name != INSTALLED:
             raise
-    return _from_checkout()
+    return None
 
 
 def run_bench(argv: Sequence[str]) -> int:

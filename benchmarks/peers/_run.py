@@ -8,8 +8,6 @@ goes on.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +18,7 @@ from typing import Any
 
 from .._aggregate import Spread
 from .._progress import Progress
-from .._runner import ROOT, ChildFailed, RunSettings, _child_env
+from .._runner import ChildFailed, RunSettings, run_json_child
 from . import PEER_SCENARIOS, PEERS, Peer, installed
 
 __all__ = ["PeerSummary", "peer_steps", "run_peers", "selected"]
@@ -72,23 +70,7 @@ def _command(peer: Peer, scenario: str, settings: RunSettings, out: Path) -> lis
 
 
 def _run_once(peer: Peer, scenario: str, settings: RunSettings, out: Path) -> dict[str, Any]:
-    try:
-        proc = subprocess.run(
-            _command(peer, scenario, settings, out),
-            cwd=ROOT,
-            env=_child_env(),
-            capture_output=True,
-            text=True,
-            timeout=settings.timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ChildFailed(f"timed out after {settings.timeout:g}s") from None
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise ChildFailed(f"exit status {proc.returncode}:\n{tail}")
-    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    return data
+    return run_json_child(_command(peer, scenario, settings, out), out, settings.timeout)
 
 
 def _run_peer(
