@@ -3,9 +3,9 @@
 The harness ships in the wheel as the ``actorbus_benchmarks`` package (the
 repository's ``benchmarks/`` directory, renamed so no generic top-level name lands
 in site-packages). Run from a source checkout (an editable install), it is the
-checkout's own ``benchmarks/``, preferred over the copy the install made. It is imported only when the command runs, so the
-rest of the CLI never pays for it; if neither is there, the command says how to
-get it.
+checkout's own ``benchmarks/``, preferred over the copy the install made. It is
+imported only when the command runs, so the rest of the CLI never pays for it; if
+neither is there, the command says how to get it.
 """
 
 from __future__ import annotations
