@@ -86,7 +86,8 @@ def decode_envelope(
 
     A payload that cannot be decoded here becomes an `Undecodable` message (the
     record itself is untouched). A record not written by actorbus (no type header)
-    gets its seq as id and ``stored_at`` (the server's time) as timestamp.
+    gets its seq as id and ``stored_at`` (the server's time) as timestamp, as does
+    a record whose time header is not a number.
     """
     h = headers or {}
 
@@ -104,12 +105,11 @@ def decode_envelope(
             message = codec.decode(tag, payload, seq)
         except UndecodableRecord as exc:
             message = Undecodable(type_tag=tag, error=exc.reason)
-    timestamp = h.get(TIME)
     return Envelope(
         field(ID) or f"seq-{seq}",
         topic,
         message,
-        float(timestamp) if timestamp is not None else stored_at,
+        _timestamp(h.get(TIME), stored_at),
         field(SENDER),
         field(CORRELATION),
         field(REPLY_TO),
@@ -146,6 +146,18 @@ def decode_record(
         field(CAUSATION),
         payload,
     )
+
+
+def _timestamp(header: str | None, stored_at: float) -> float:
+    # A record with no time header, or one that is not a number (not written by
+    # actorbus), has the server's time: decoding must not fail on it, or a feed
+    # would never acknowledge the record and the server would send it forever.
+    if header is not None:
+        try:
+            return float(header)
+        except ValueError:
+            pass
+    return stored_at
 
 
 def name_key(name: str) -> str:
