@@ -58,14 +58,20 @@ class Remote:
         tg.start_soon(_pull, feed, cell, scope, name=f"actorbus:feed:{cell.name}")
 
     def stop(self, name: str) -> None:
-        """Stop pulling for actor ``name``; what it holds is still handled and acknowledged."""
-        scope = self._scopes.pop(name, None)
-        if scope is not None:
-            scope.cancel()
+        """Stop pulling for actor ``name``; what it holds is still handled and acknowledged.
+
+        The feed keeps sending acks and work-in-progress notes until `close`: a
+        graceful stop may take longer than the server waits for them.
+        """
+        feed = self._feeds.get(name)
+        if feed is not None:
+            feed.stop_pulling()
 
     async def close(self, name: str) -> None:
         """Give back what ``name`` did not handle, and send its acknowledgements."""
-        self.stop(name)
+        scope = self._scopes.pop(name, None)
+        if scope is not None:
+            scope.cancel()
         feed = self._feeds.pop(name, None)
         if feed is not None:
             with anyio.CancelScope(shield=True):

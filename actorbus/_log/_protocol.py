@@ -118,6 +118,10 @@ class Feed(Protocol):
         """The actor finished every message offered up to the one at ``seq``."""
         ...
 
+    def stop_pulling(self) -> None:
+        """Take no more messages; keep acknowledging the ones held until `aclose`."""
+        ...
+
     def release(self) -> None:
         """Give back every message offered and not handled, for another instance."""
         ...

@@ -15,6 +15,7 @@ import nats
 import pytest
 
 import actorbus as ab
+from actorbus._log._jetstream._consumer import consumer_name
 from actorbus.testing import NatsServer
 
 
@@ -86,6 +87,33 @@ class Patterns(ab.Actor):
 
     async def on_job(self, msg: ConsumerJob, ctx: ab.Context) -> None:
         self.topics.append(ctx.envelope.topic)
+
+
+class Slow(ab.Actor):
+    """Each message takes a quarter of a second: a full mailbox is seconds of work."""
+
+    subscribe = ("slow.*",)
+    mailbox_size = 16
+
+    def __init__(self, seen: Seen, label: str) -> None:
+        self.seen, self.label = seen, label
+
+    async def on_job(self, msg: ConsumerJob, ctx: ab.Context) -> None:
+        await anyio.sleep(0.25)  # the work itself
+        self.seen.add(self.label, msg.n)
+
+
+class Parallel(ab.Actor):
+    subscribe = ("parallel.*",)
+    mailbox_size = 8
+    concurrency = 4
+
+    def __init__(self, seen: Seen, label: str) -> None:
+        self.seen, self.label = seen, label
+
+    async def on_job(self, msg: ConsumerJob, ctx: ab.Context) -> None:
+        await anyio.sleep(0.001 * (msg.n % 5))  # finish out of order
+        self.seen.add(self.label, msg.n)
 
 
 @asynccontextmanager
@@ -227,3 +255,97 @@ async def test_handled_messages_are_acknowledged_on_the_server(nats_server: Nats
     assert info.num_pending == 0
     assert info.config.max_ack_pending == Worker.mailbox_size
     assert info.ack_floor.stream_seq == 10
+
+
+async def _fill_slow_mailbox(a: ab.Bus, publisher: ab.Bus) -> None:
+    for n in range(16):
+        await publisher.publish("slow.x", ConsumerJob(n=n))
+    await _until(lambda: a.statistics().actors["slow"].mailbox_depth >= 10)
+
+
+async def test_a_long_mailbox_stays_with_its_instance_while_acks_flow(
+    nats_server: NatsServer,
+) -> None:
+    # 16 messages of 0.25 s each are 4 s of work, against a redeliver_after of 1.5 s:
+    # the work-in-progress notes must go out on their own clock, not be put off by
+    # each ack of the messages ahead, or the server sends the rest to B as well.
+    seen = Seen()
+    async with buses(nats_server, 3, redeliver_after=1.5) as (a, b, publisher):
+        await a.spawn(Slow, seen, "a", name="slow")
+        await _fill_slow_mailbox(a, publisher)
+        await b.spawn(Slow, seen, "b", name="slow")
+        await seen.until(16)
+        await a.drain()
+    assert sorted(n for _, n in seen.items) == list(range(16))
+
+
+async def test_a_gracefully_stopped_instance_keeps_acknowledging_while_it_finishes(
+    nats_server: NatsServer,
+) -> None:
+    # `stop` handles what the mailbox holds: for the 4 s that takes, acks and
+    # work-in-progress notes must still go out, or B handles every message again.
+    seen = Seen()
+    async with buses(nats_server, 3, redeliver_after=1.5) as (a, b, publisher):
+        await a.spawn(Slow, seen, "a", name="slow")
+        await _fill_slow_mailbox(a, publisher)
+        await b.spawn(Slow, seen, "b", name="slow")
+        await a.stop("slow")
+        await b.drain()
+    assert sorted(n for _, n in seen.items) == list(range(16))
+
+
+async def test_a_record_with_a_broken_time_header_is_handled_and_acknowledged(
+    nats_server: NatsServer,
+) -> None:
+    # Decoding it used to raise inside the subscription callback: never acknowledged,
+    # sent again every redeliver_after for ever, and drain never returned.
+    seen = Seen()
+    async with buses(nats_server, 1, redeliver_after=2.0) as (bus,):
+        log = bus.log
+        assert isinstance(log, ab.JetStreamLog)
+        await bus.spawn(Worker, seen, "w", name="worker")
+        await bus.publish("jobs.x", ConsumerJob(n=1))
+        await seen.until(1)
+        client = await nats.connect(nats_server.url)
+        try:
+            js = client.jetstream()
+            stored = await js.get_msg(log.stream, 1)
+            headers = {k: v for k, v in (stored.headers or {}).items() if k != "Nats-Msg-Id"}
+            headers["Ab-Time"] = "soon"  # another writer's idea of a time
+            await js.publish(stored.subject, stored.data, headers=headers)
+        finally:
+            await client.close()
+        with anyio.fail_after(10):
+            await bus.drain()
+    assert [n for _, n in seen.items] == [1, 1]
+
+
+async def test_an_actor_name_longer_than_the_servers_limit_has_a_consumer(
+    nats_server: NatsServer,
+) -> None:
+    long_a, long_b = "w" * 300, "w" * 299 + "x"
+    assert len(consumer_name(long_a)) == 255
+    assert consumer_name(long_a) != consumer_name(long_b)
+    assert consumer_name("w" * 252) == "ab_" + "w" * 252  # short enough: as before
+    seen = Seen()
+    async with buses(nats_server, 1) as (bus,):
+        await bus.spawn(Worker, seen, "w", name=long_a)
+        await bus.publish("jobs.x", ConsumerJob(n=1))
+        await bus.drain()
+        assert await bus.log.cursor(long_a) == bus.log.last_seq
+    assert seen.items == [("w", 1)]
+
+
+async def test_an_actor_with_concurrency_shares_its_name_and_acknowledges_everything(
+    nats_server: NatsServer,
+) -> None:
+    seen = Seen()
+    async with buses(nats_server, 2) as (a, b):
+        await a.spawn(Parallel, seen, "a", name="parallel")
+        await b.spawn(Parallel, seen, "b", name="parallel")
+        for n in range(60):
+            await a.publish("parallel.x", ConsumerJob(n=n))
+        with anyio.fail_after(15):
+            await a.drain()
+        assert await a.log.cursor("parallel") == a.log.last_seq
+    assert sorted(n for _, n in seen.items) == list(range(60))

@@ -21,6 +21,7 @@ was replaced) means the request is gone, and a new one is sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -63,11 +64,21 @@ _EXPIRES = 5.0  # seconds a pull request lingers on the server
 _HEARTBEAT = 1.0  # seconds between the server's idle heartbeats on a pull
 _SILENCE = 3.5  # seconds without a word from the server before the pull is sent again
 _RETRY = 0.5  # seconds before trying again after the server did not answer
+_NAME_MAX = 255  # the server's longest consumer name
 
 
 def consumer_name(actor: str) -> str:
-    """Return the durable consumer name standing for actor name ``actor``."""
-    return "ab_" + name_key(actor).replace(".", "=2E")
+    """Return the durable consumer name standing for actor name ``actor``.
+
+    The server takes names up to 255 characters: a longer one keeps its start and
+    ends with ``=Z`` and a hash of the whole actor name (``name_key`` never writes
+    ``=`` before anything but two hex digits, so no short name looks like that).
+    """
+    name = "ab_" + name_key(actor).replace(".", "=2E")
+    if len(name) <= _NAME_MAX:
+        return name
+    digest = hashlib.sha256(actor.encode()).hexdigest()[:40]
+    return f"{name[: _NAME_MAX - 42]}=Z{digest}"
 
 
 def filter_subjects(prefix: str, patterns: Sequence[str]) -> list[str] | None:
@@ -132,8 +143,8 @@ class ActorFeed:
     """Pulls one actor name's messages from its durable consumer and acknowledges them.
 
     Made by `JetStreamLog.consume`; the bus runs `run` in a task of its own, calls
-    `handled` after each message (the actor's cursor moved) and `aclose` when the
-    actor stops.
+    `handled` after each message (the actor's cursor moved), `stop_pulling` when the
+    actor stops taking messages, and `aclose` once it is done with them.
     """
 
     __slots__ = (
@@ -147,6 +158,7 @@ class ActorFeed:
         "_next_subject",
         "_outstanding",
         "_prefix",
+        "_pulling",
         "_request",
         "_room",
         "_shown_as",
@@ -192,6 +204,9 @@ class ActorFeed:
         self._room: anyio.Event | None = None  # set when a message is acknowledged
         self._stopped: anyio.Event | None = None  # set when `run` has ended
         self._request = _Request()
+        # Around the pull loop only: an actor stopping gracefully stops pulling, while
+        # its acks and work-in-progress notes go on until `aclose`.
+        self._pulling = anyio.CancelScope()
 
     def __repr__(self) -> str:
         return f"ActorFeed({self.actor!r}, consumer={self.name!r}, in_flight={self.in_flight})"
@@ -204,7 +219,7 @@ class ActorFeed:
     # -- pulling ----------------------------------------------------------------------
 
     async def run(self, offer: Offer) -> None:
-        """Pull messages and offer each to the mailbox, until cancelled."""
+        """Pull messages and offer each to the mailbox, and acknowledge them, until cancelled."""
         self._stopped = anyio.Event()
         try:
             await self._run(offer)
@@ -214,21 +229,26 @@ class ActorFeed:
     async def _run(self, offer: Offer) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._send_acks)
-            while True:
-                try:
-                    await self._pull(offer)
-                except (LogUnavailable, OSError, TimeoutError) as exc:
-                    logger.warning("%s: pulling for %r failed: %s", self._shown_as, self.actor, exc)
+            with self._pulling:
+                await self._pull_loop(offer)
+            await anyio.sleep_forever()  # acks go on until cancelled
+
+    async def _pull_loop(self, offer: Offer) -> None:
+        while True:
+            try:
+                await self._pull(offer)
+            except (LogUnavailable, OSError, TimeoutError) as exc:
+                logger.warning("%s: pulling for %r failed: %s", self._shown_as, self.actor, exc)
+                await anyio.sleep(_RETRY)
+            except Exception as exc:
+                if type(exc).__module__.startswith("nats"):
+                    logger.warning(
+                        "%s: pulling for %r failed: %s: %s",
+                        self._shown_as, self.actor, type(exc).__name__, exc,
+                    )  # fmt: skip
                     await anyio.sleep(_RETRY)
-                except Exception as exc:
-                    if type(exc).__module__.startswith("nats"):
-                        logger.warning(
-                            "%s: pulling for %r failed: %s: %s",
-                            self._shown_as, self.actor, type(exc).__name__, exc,
-                        )  # fmt: skip
-                        await anyio.sleep(_RETRY)
-                    else:
-                        raise
+                else:
+                    raise
 
     async def _pull(self, offer: Offer) -> None:
         # Messages arrive through a subscription callback (nats-py runs it in a task
@@ -272,6 +292,10 @@ class ActorFeed:
                     await sub.unsubscribe()
                 except Exception:  # the connection is gone: so is the subscription
                     logger.debug("unsubscribing the pull inbox failed", exc_info=True)
+
+    def stop_pulling(self) -> None:
+        """Take no more messages (the actor is stopping); keep acknowledging until `aclose`."""
+        self._pulling.cancel()
 
     def renew(self) -> None:
         """The connection was replaced: the pull request in progress is gone; send another."""
@@ -332,14 +356,18 @@ class ActorFeed:
 
     async def _send_acks(self) -> None:
         # Acks go out as they come; while messages are held, a "still working" note
-        # every third of ack_wait keeps the server from sending them elsewhere.
+        # every third of ack_wait keeps the server from sending them elsewhere. The
+        # note keeps its own clock: acks flowing for the messages ahead must not put
+        # it off while the ones behind them wait in the mailbox.
         interval = self.ack_wait / 3
+        due = anyio.current_time() + interval
         while True:
             self._wake = anyio.Event()
-            with anyio.move_on_after(interval) as timer:
+            with anyio.move_on_after(due - anyio.current_time()):
                 await self._wake.wait()
             await self._flush()
-            if timer.cancelled_caught:
+            if anyio.current_time() >= due:
+                due = anyio.current_time() + interval
                 for reply in list(self._outstanding.values()):
                     await self._client.publish(reply, b"+WPI")
 
