@@ -28,6 +28,7 @@ from .._errors import (
     BusClosed,
     DuplicateActor,
     InvalidTopic,
+    LogUnavailable,
     NoSubscriber,
     UnknownActor,
 )
@@ -186,7 +187,7 @@ class Bus:
         try:
             if exc_type is None:
                 with anyio.move_on_after(self._grace):
-                    await self.drain()
+                    await self._drain_on_exit()
         finally:
             tg.cancel_scope.cancel()
             try:
@@ -198,6 +199,16 @@ class Bus:
             finally:
                 await self._finish()
         return suppress
+
+    async def _drain_on_exit(self) -> None:
+        try:
+            await self.drain()
+        except LogUnavailable as exc:
+            if self._remote is None:
+                raise
+            # Only the server could say whether the names' work is done: close as
+            # when the grace runs out (what the actors hold goes back to it).
+            _log.warning("closing without draining: %s", exc)
 
     async def aclose(self) -> None:
         """Close the bus as leaving its ``async with`` block does.

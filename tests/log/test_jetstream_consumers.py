@@ -310,6 +310,8 @@ async def test_a_record_with_a_broken_time_header_is_handled_and_acknowledged(
         try:
             js = client.jetstream()
             stored = await js.get_msg(log.stream, 1)
+            assert stored.subject is not None
+            assert stored.data is not None
             headers = {k: v for k, v in (stored.headers or {}).items() if k != "Nats-Msg-Id"}
             headers["Ab-Time"] = "soon"  # another writer's idea of a time
             await js.publish(stored.subject, stored.data, headers=headers)
@@ -349,3 +351,19 @@ async def test_an_actor_with_concurrency_shares_its_name_and_acknowledges_everyt
             await a.drain()
         assert await a.log.cursor("parallel") == a.log.last_seq
     assert sorted(n for _, n in seen.items) == list(range(60))
+
+
+async def test_a_bus_closes_without_raising_while_its_server_is_down() -> None:
+    # Closing drains, and on JetStream drain asks the server: a server that does not
+    # answer must end that wait as the shutdown grace does, not fail the close.
+    seen = Seen()
+    name = f"C{uuid.uuid4().hex[:12]}"
+    with NatsServer() as server:
+        log = ab.JetStreamLog(server.url, stream=name, subject_prefix=name.lower())
+        with anyio.fail_after(30):
+            async with ab.Bus(log=log, shutdown_grace=15.0) as bus:
+                await bus.spawn(Worker, seen, "w", name="worker")
+                await bus.publish("jobs.x", ConsumerJob(n=1))
+                await seen.until(1)
+                server.stop()
+    assert seen.items == [("w", 1)]
