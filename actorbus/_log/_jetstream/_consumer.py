@@ -368,19 +368,21 @@ class ActorFeed:
             await self._flush()
             if anyio.current_time() >= due:
                 due = anyio.current_time() + interval
-                for reply in list(self._outstanding.values()):
-                    await self._client.publish(reply, b"+WPI")
+                await self._send([(reply, b"+WPI") for reply in self._outstanding.values()])
 
     async def _flush(self) -> None:
         acks, self._acks = self._acks, []
+        await self._send(acks)
+
+    async def _send(self, notes: list[tuple[str, bytes]]) -> None:
         publish = self._client.publish
         try:
-            for reply, body in acks:
+            for reply, body in notes:
                 await publish(reply, body)
         except Exception as exc:  # the server sends these again: handled twice, not lost
             logger.warning(
                 "%s: %d acknowledgement(s) for %r not sent: %s",
-                self._shown_as, len(acks), self.actor, exc,
+                self._shown_as, len(notes), self.actor, exc,
             )  # fmt: skip
 
     async def aclose(self) -> None:
