@@ -160,4 +160,5 @@ class Mailbox:
                 self.owner,
                 self.size,
                 self.dropped,
+                extra={"actor": self.owner},
             )

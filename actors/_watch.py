@@ -22,7 +22,7 @@ from ._team_types import EventKind, OnEvent, TeamEvent
 
 __all__ = ["RunTracker", "TaskWatcher"]
 
-log = logging.getLogger("actors.team")
+log = logging.getLogger("actorbus.team")
 
 _ENDED: frozenset[TaskStatus] = frozenset({"COMPLETED", "FAILED", "SKIPPED"})
 

@@ -23,13 +23,14 @@ LAYERS: list[set[str]] = [
         "_backend",
         "_version",
         "_codec",
+        "_trace",
     },
     {"_log"},
     {"_state"},
     {"_models"},
     {"_actor"},
     {"_bus"},
-    {"_cli", "testing", "__main__"},
+    {"_cli", "testing", "__main__", "otel"},
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
 

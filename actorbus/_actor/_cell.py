@@ -15,6 +15,7 @@ Only `Exception` is caught: cancellation always propagates.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -31,10 +32,12 @@ from ._actor import Actor
 from ._context import Context, send, send_waits
 from ._dispatch import Handler, handler_table
 from ._runtime import Runtime
+from ._timing import HandlerTimes
 
-__all__ = ["Cell"]
+__all__ = ["Cell", "log_fields"]
 
 _BATCH = 128  # messages handled between two yields to the event loop
+_SAMPLE = 15  # a busy serial actor times one handling in 16 (`count & _SAMPLE == 0`)
 _log = logging.getLogger("actorbus.actor")
 
 
@@ -61,6 +64,7 @@ class Cell(Mailbox):
         "retried",
         "runtime",
         "scope",
+        "times",
     )
 
     def __init__(
@@ -83,6 +87,7 @@ class Cell(Mailbox):
         self.failed = 0
         self.retried = 0
         self.dead_lettered = 0
+        self.times: HandlerTimes | None = None  # made on the first timed handling
 
     @property
     def name(self) -> str:
@@ -146,7 +151,10 @@ class Cell(Mailbox):
         # anything unusual goes through _handle.
         actor, ctx, on_handled = self.actor, self.context(), self.on_handled
         functions = handler_table(type(actor)).functions
+        if self.runtime.tracing is not None:
+            functions = {}  # every message through _handle, which traces it
         checkpoint = self.runtime.checkpoint
+        clock = time.perf_counter_ns
         items = self.items
         if items is None:  # cleared (killed) before this task started
             return
@@ -154,6 +162,9 @@ class Cell(Mailbox):
             count = 0
             while items:
                 env = items.popleft()
+                # Timing every handling would cost the hot loop two clock reads:
+                # a busy actor is sampled, a quiet one (count 0) timed each time.
+                started = clock() if not count & _SAMPLE else 0
                 if self.blocked:
                     self.let_in()
                 handler = functions.get(type(env.message))
@@ -170,6 +181,8 @@ class Cell(Mailbox):
                         if result is not None:
                             await self._answer(env, result)
                 self.cursor = env.seq
+                if started:
+                    self.timed(clock() - started)
                 if on_handled is not None:
                     on_handled(self.owner, env.seq)
                 count += 1
@@ -213,8 +226,10 @@ class Cell(Mailbox):
         finished = False
         try:
             await state.begin(ticket)
+            started = time.perf_counter_ns()
             await self._handle(env, self.context())
             finished = True
+            self.timed(time.perf_counter_ns() - started)
         finally:
             # A handler cancelled mid-message (the bus closing, the actor killed)
             # did not handle it: the cursor must not pass it, so a durable log
@@ -225,9 +240,26 @@ class Cell(Mailbox):
                 if self.on_handled is not None:
                     self.on_handled(self.owner, cursor)
 
+    def timed(self, ns: int) -> None:
+        """Count one handling that took ``ns`` nanoseconds in the actor's statistics."""
+        times = self.times
+        if times is None:
+            times = self.times = HandlerTimes()
+        times.add(ns)
+
     # -- handling ---------------------------------------------------------------
 
     async def _handle(self, env: Envelope, ctx: Context) -> None:
+        tracing = self.runtime.tracing
+        if tracing is None:
+            await self._handle_untraced(env, ctx)
+            return
+        with tracing.handling(self.owner, env) as scope:
+            attempts, ok = await self._handle_untraced(env, ctx)
+            scope.finish(attempts=attempts, dead_lettered=not ok)
+
+    async def _handle_untraced(self, env: Envelope, ctx: Context) -> tuple[int, bool]:
+        # Returns how many times a handler ran, and whether one finished.
         msg_type = type(env.message)
         handler = handler_table(type(self.actor)).function_for(msg_type)
         if handler is None:
@@ -238,21 +270,24 @@ class Cell(Mailbox):
                 actor = type(self.actor).__qualname__
                 problem = f"{actor} has no handler for {msg_type.__qualname__}"
             await self._dead_letter(env, error_type, problem, "", 0)
-        else:
-            await self._invoke(env, ctx, handler)
+            return 0, False
+        return await self._invoke(env, ctx, handler)
 
-    async def _invoke(self, env: Envelope, ctx: Context, handler: Handler) -> None:
+    async def _invoke(self, env: Envelope, ctx: Context, handler: Handler) -> tuple[int, bool]:
         ctx._enter(env)
         try:
             result = await handler(self.actor, env.message, ctx)
         except Exception as exc:
-            await self._retry(env, ctx, handler, exc)
-        else:
-            self.handled += 1
-            if result is not None:
-                await self._answer(env, result)
+            return await self._retry(env, ctx, handler, exc)
+        self.handled += 1
+        if result is not None:
+            await self._answer(env, result)
+        return 1, True
 
-    async def _retry(self, env: Envelope, ctx: Context, handler: Handler, exc: Exception) -> None:
+    async def _retry(
+        self, env: Envelope, ctx: Context, handler: Handler, exc: Exception
+    ) -> tuple[int, bool]:
+        # Returns the attempts made and whether the last one succeeded.
         cls = type(self.actor)
         attempts = 1
         self.failed += 1
@@ -260,6 +295,7 @@ class Cell(Mailbox):
             _log.info(
                 "actor %r failed on seq=%d topic=%s (attempt %d): %s: %s; retrying",
                 self.owner, env.seq, env.topic, attempts, type(exc).__qualname__, exc,
+                extra={**log_fields(self.owner, env), "attempt": attempts},
             )  # fmt: skip
             delay = backoff_delay(attempts, cls.retry_delay, cls.retry_delay_max)
             await (anyio.sleep(delay) if delay > 0 else self.runtime.checkpoint())
@@ -275,16 +311,20 @@ class Cell(Mailbox):
                 self.handled += 1
                 if result is not None:
                     await self._answer(env, result)
-                return
+                return attempts, True
         tb = "".join(traceback.format_exception(exc))
         await self._dead_letter(env, _qualname(exc), str(exc), tb, attempts)
+        return attempts, False
 
     async def _answer(self, env: Envelope, result: object) -> None:
         if not isinstance(result, Message):
             problem = f"handler returned {type(result).__qualname__}; return a Message or None"
             await self._dead_letter(env, "TypeError", problem, "", 1)
         elif env.reply_to is None:
-            _log.debug("actor %r: seq=%d was not asked; answer not sent", self.owner, env.seq)
+            _log.debug(
+                "actor %r: seq=%d was not asked; answer not sent", self.owner, env.seq,
+                extra=log_fields(self.owner, env),
+            )  # fmt: skip
         else:
             try:  # `send`, written out: this is every ask's reply
                 sent = self.runtime.send_nowait(
@@ -305,11 +345,13 @@ class Cell(Mailbox):
             _log.error(
                 "actor %r failed on dead letter seq=%d (%s: %s); not dead-lettered again, "
                 "it stays in the log", self.owner, env.seq, error_type, error,
+                extra=log_fields(self.owner, env),
             )  # fmt: skip
             return
         _log.warning(
             "actor %r dead-lettered seq=%d topic=%s after %d attempt(s): %s: %s",
             self.owner, env.seq, env.topic, attempts, error_type, error,
+            extra={**log_fields(self.owner, env), "attempt": attempts},
         )  # fmt: skip
         letter = DeadLetter(
             actor=self.owner,
@@ -336,6 +378,7 @@ class Cell(Mailbox):
         _log.error(
             "actor %r could not publish %s for seq=%d to %s: %s",
             self.owner, type(msg).__qualname__, env.seq, topic, exc,
+            extra=log_fields(self.owner, env),
         )  # fmt: skip
 
 
@@ -397,6 +440,20 @@ class _Concurrent:
         self._wake = anyio.Event()
         await self._wake.wait()
         self._wake = None
+
+
+def log_fields(actor: str, env: Envelope) -> dict[str, object]:
+    """Return the ``extra`` fields of a log record about ``actor`` and ``env``.
+
+    Where the message is, never what it says: no payload, no key but the id.
+    """
+    return {
+        "actor": actor,
+        "seq": env.seq,
+        "topic": env.topic,
+        "message_id": env.id,
+        "correlation_id": env.correlation_id or env.id,
+    }
 
 
 def _qualname(exc: BaseException) -> str:

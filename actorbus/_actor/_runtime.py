@@ -14,6 +14,7 @@ import anyio
 from .._message import Message, Receipt
 from .._models import Models
 from .._state import State
+from .._trace import Tracing
 
 if TYPE_CHECKING:
     from ._cell import Cell
@@ -94,3 +95,6 @@ class Runtime(Protocol):
 
     linger_twice: bool
     """Whether a drain task should yield twice before it ends (Trio's shuffled runs)."""
+
+    tracing: Tracing | None
+    """The tracer handlings are reported to (None: tracing is off)."""

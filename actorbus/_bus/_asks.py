@@ -48,7 +48,10 @@ class ReplyInbox:
         """Hand the reply in ``env`` to the ask it answers, if it still waits."""
         waiter = self.pending.get(env.causation) if env.causation is not None else None
         if waiter is None or waiter.done():
-            _log.debug("reply seq=%d to %s arrived after its ask ended", env.seq, env.causation)
+            _log.debug(
+                "reply seq=%d to %s arrived after its ask ended", env.seq, env.causation,
+                extra={"seq": env.seq, "topic": env.topic, "correlation_id": env.correlation_id},
+            )  # fmt: skip
         else:
             waiter.set(env.message)
         return None

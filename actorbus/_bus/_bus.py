@@ -38,6 +38,7 @@ from .._message import DeadLetter, Envelope, Message, Receipt, StateUpdate
 from .._models import CostReport, Models, Spend
 from .._state import State
 from .._topic import validate_topic
+from .._trace import Tracing
 from ._asks import ReplyInbox
 from ._delivery import check_room, deliver, may_block, wait_all
 from ._durable import Delivery, StartAt, resume
@@ -126,6 +127,7 @@ class Bus:
         )
         self.checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
         self.linger_twice = False
+        self.tracing: Tracing | None = None  # set by actorbus.otel.instrument
 
     def __repr__(self) -> str:
         return f"Bus(state={self._state.value!r}, actors={len(self._cells)}, log={self._log!r})"
@@ -305,7 +307,7 @@ class Bus:
             raise
         for pattern in patterns:
             self._router.add(pattern, cell)
-        return ActorRef(cell, instance)
+        return ActorRef(cell, instance, self._log)
 
     async def _resume(self, cell: Cell, start_at: StartAt | None) -> None:
         if self._remote is not None:
@@ -389,7 +391,10 @@ class Bus:
             # What it held goes back to the server at once, for another instance.
             self._tg.start_soon(self._remote.close, name)
         if discarded:
-            _log.warning("killed actor %r; %d queued message(s) discarded", name, discarded)
+            _log.warning(
+                "killed actor %r; %d queued message(s) discarded", name, discarded,
+                extra={"actor": name},
+            )  # fmt: skip
         return discarded
 
     def actors(self) -> tuple[str, ...]:
@@ -415,7 +420,7 @@ class Bus:
         except Exception:
             if raise_errors:
                 raise
-            _log.exception("on_stop of actor %r raised", cell.name)
+            _log.exception("on_stop of actor %r raised", cell.name, extra={"actor": cell.name})
 
     # -- drain tasks ------------------------------------------------------------------
 
@@ -579,7 +584,9 @@ class Bus:
         env = Envelope(
             key or "", topic, msg, time.time(), sender, correlation_id, reply_to, causation
         )
-        receipt = self._sync_log.append_nowait(env)  # type: ignore[union-attr]
+        append = self._sync_log.append_nowait  # type: ignore[union-attr]
+        tracing = self.tracing
+        receipt = append(env) if tracing is None else tracing.append_nowait(append, env)
         if receipt.duplicate:
             self._duplicates += 1
             return receipt, None
@@ -616,7 +623,11 @@ class Bus:
         if targets.__class__ is GuardedRoute:
             check_room(targets, topic)
         env = stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
-        receipt = await self._log.append(env)
+        tracing = self.tracing
+        if tracing is None:
+            receipt = await self._log.append(env)
+        else:
+            receipt = await tracing.append(self._log.append, env)
         if receipt.duplicate:
             self._duplicates += 1
             return receipt
@@ -758,12 +769,13 @@ class Bus:
 
     def statistics(self) -> BusStatistics:
         """Return a frozen snapshot of the bus's and each actor's counters."""
+        last = self._log.last_seq
         return BusStatistics(
-            last_seq=self._log.last_seq,
+            last_seq=last,
             published=self._published,
             duplicates=self._duplicates,
             pending_asks=len(self._inbox.pending),
-            actors={name: actor_statistics(cell) for name, cell in self._cells.items()},
+            actors={name: actor_statistics(cell, last) for name, cell in self._cells.items()},
             models={} if self.models is None else self.models.statistics(),
         )
 

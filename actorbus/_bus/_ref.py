@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar, final
 
 from .._actor import Actor, Cell
+from .._log import EventLog
 from ._stats import ActorStatistics
 
 __all__ = ["ActorRef", "actor_statistics"]
@@ -21,10 +22,11 @@ class ActorRef(Generic[A]):
         actor: the actor object itself.
     """
 
-    __slots__ = ("_cell", "actor", "name")
+    __slots__ = ("_cell", "_log", "actor", "name")
 
-    def __init__(self, cell: Cell, actor: A) -> None:
+    def __init__(self, cell: Cell, actor: A, log: EventLog) -> None:
         self._cell = cell
+        self._log = log
         self.actor = actor
         self.name = cell.name
 
@@ -33,13 +35,17 @@ class ActorRef(Generic[A]):
 
     def statistics(self) -> ActorStatistics:
         """Return a snapshot of this actor's counters."""
-        return actor_statistics(self._cell)
+        return actor_statistics(self._cell, self._log.last_seq)
 
 
-def actor_statistics(cell: Cell) -> ActorStatistics:
+def actor_statistics(cell: Cell, last_seq: int) -> ActorStatistics:
+    """Return ``cell``'s counters; ``last_seq`` is the log's newest seq (for the lag)."""
+    depth = len(cell)
+    working = cell.busy or depth > 0
+    times = cell.times
     return ActorStatistics(
         name=cell.name,
-        mailbox_depth=len(cell),
+        mailbox_depth=depth,
         mailbox_size=cell.size,
         handled=cell.handled,
         failed=cell.failed,
@@ -48,4 +54,10 @@ def actor_statistics(cell: Cell) -> ActorStatistics:
         dropped=cell.dropped,
         cursor=cell.cursor,
         busy=cell.busy,
+        cursor_lag=max(0, last_seq - cell.cursor) if working else 0,
+        timed=0 if times is None else times.total,
+        handler_p50=0.0 if times is None else times.percentile(0.5),
+        handler_p90=0.0 if times is None else times.percentile(0.9),
+        handler_p99=0.0 if times is None else times.percentile(0.99),
+        handler_max=0.0 if times is None else times.max_ns / 1e9,
     )

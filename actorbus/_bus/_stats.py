@@ -33,6 +33,23 @@ class ActorStatistics:
     """The seq of the last message it finished handling."""
     busy: bool
     """Whether a task is draining its mailbox now."""
+    cursor_lag: int = 0
+    """How far its cursor trails the log (``last_seq - cursor``) while it has work
+    queued or running; 0 when it is idle with an empty mailbox, since then nothing
+    it subscribes to waits. Counts the seqs of every topic in between, not only its
+    own: read it as "how far behind the log", and `mailbox_depth` as "how much to do"."""
+    timed: int = 0
+    """Handlings timed for the percentiles below: every one of a quiet actor, one
+    in 16 of a serial actor under load (so timing costs the hot loop nothing)."""
+    handler_p50: float = 0.0
+    """Seconds within which half of the timed handlings finished (handler, retries
+    and reply included; from a histogram, within 12.5% above the true value)."""
+    handler_p90: float = 0.0
+    """Seconds within which 90% of the timed handlings finished."""
+    handler_p99: float = 0.0
+    """Seconds within which 99% of the timed handlings finished."""
+    handler_max: float = 0.0
+    """The longest timed handling, in seconds (exact)."""
 
 
 @dataclass(frozen=True, slots=True)

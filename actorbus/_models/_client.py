@@ -32,21 +32,21 @@ from ._limits import ProviderLimits
 from ._retry import is_retryable_error, is_retryable_status, retry_after
 from ._wire import excerpt
 
-__all__ = ["GiveUp", "ProviderClient", "ProviderStatistics"]
+__all__ = ["GiveUp", "ProviderClient", "ProviderCounters", "ProviderStatistics"]
 
 T = TypeVar("T")
 log = logging.getLogger("actorbus.models")
 
 
-class ProviderStatistics(msgspec.Struct, kw_only=True):
-    """Counts for one provider since the bus opened.
+class ProviderStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts for one provider since the bus opened: a frozen snapshot.
 
     Attributes:
         requests: requests sent (every attempt).
         succeeded: requests answered with a completion.
         retried: attempts that failed and were tried again.
         failed: attempts that failed for good (no retry left, or not retryable).
-        rate_limited: 429 answers.
+        rate_limited: 429 answers (each also counts in ``retried`` or ``failed``).
         in_flight: requests being answered now.
         prompt_tokens: prompt tokens of the completions it gave.
         completion_tokens: completion tokens of the completions it gave.
@@ -64,6 +64,32 @@ class ProviderStatistics(msgspec.Struct, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+
+
+@final
+class ProviderCounters:
+    """The live counts behind `ProviderStatistics` (internal, mutable)."""
+
+    __slots__ = tuple(ProviderStatistics.__struct_fields__)
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        self.cost = 0.0
+
+    requests: int
+    succeeded: int
+    retried: int
+    failed: int
+    rate_limited: int
+    in_flight: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+
+    def snapshot(self) -> ProviderStatistics:
+        """Return the counts now, frozen."""
+        return ProviderStatistics(**{name: getattr(self, name) for name in self.__slots__})
 
 
 class GiveUp(Exception):
@@ -85,7 +111,7 @@ class ProviderClient:
         self,
         provider: Provider,
         transport: httpx.AsyncBaseTransport | None,
-        stats: ProviderStatistics,
+        stats: ProviderCounters,
     ) -> None:
         self.provider = provider
         self._key = _read_key(provider)
@@ -180,7 +206,10 @@ class ProviderClient:
             else:
                 latency = time.monotonic() - started
                 stats.succeeded += 1
-                log.debug("%s %s attempt %d: ok in %.3fs", provider.name, model, attempt, latency)
+                log.debug(
+                    "%s %s attempt %d: ok in %.3fs", provider.name, model, attempt, latency,
+                    extra={"provider": provider.name, "model": model, "attempt": attempt},
+                )  # fmt: skip
                 return result, attempt, latency
             finally:
                 stats.in_flight -= 1
@@ -190,7 +219,10 @@ class ProviderClient:
                 delay = backoff_delay(attempt, provider.retry_base, provider.retry_cap)
             if attempt >= provider.max_attempts or time.monotonic() + delay >= deadline:
                 stats.failed += 1
-                log.warning("%s %s attempt %d: %s; giving up", provider.name, model, attempt, last)
+                log.warning(
+                    "%s %s attempt %d: %s; giving up", provider.name, model, attempt, last,
+                    extra={"provider": provider.name, "model": model, "attempt": attempt},
+                )  # fmt: skip
                 raise GiveUp(attempt, last)
             stats.retried += 1
             log.warning(
@@ -200,6 +232,7 @@ class ProviderClient:
                 attempt,
                 last,
                 delay,
+                extra={"provider": provider.name, "model": model, "attempt": attempt},
             )
             await anyio.sleep(delay)
 
@@ -238,7 +271,10 @@ class ProviderClient:
 
     def _refusal(self, model: str, status: int, headers: httpx.Headers, error: bytes) -> Exception:
         provider = self.provider
-        log.warning("%s %s: HTTP %d", provider.name, model, status)
+        log.warning(
+            "%s %s: HTTP %d", provider.name, model, status,
+            extra={"provider": provider.name, "model": model, "status": status},
+        )  # fmt: skip
         if status in (401, 403):
             return AuthenticationError(model, status, provider.base_url, provider.api_key_env)
         if is_retryable_status(status):

@@ -12,17 +12,18 @@ import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, final
 
 import httpx
-import msgspec
 
 from .._backend import current_library
 from .._errors import AsyncioRequired, ModelResponseError, ModelsConfigError, ModelUnavailable
+from .._trace import ChatScope, Tracing
 from ._chat import ChatMessage, Completion, Usage, estimate_tokens, prompt_chars
-from ._client import GiveUp, ProviderClient, ProviderStatistics
+from ._client import GiveUp, ProviderClient, ProviderCounters, ProviderStatistics
 from ._config import ModelsConfig, Provider
 from ._costs import CostReport, Ledger, Reservation
 from ._prices import PriceTable
@@ -60,10 +61,16 @@ class Models:
     Pass it to ``Bus(models=...)``; actors then call `Context.complete` and
     `Context.stream`. Model calls need asyncio (aiolimiter is asyncio-only).
 
+    Attributes:
+        tracing: the tracer each call is reported to (set by ``actorbus.otel.instrument``;
+            None: tracing is off).
+
     Version added: 0.1
     """
 
-    __slots__ = ("_clients", "_config", "_ledger", "_open", "_prices", "_stats", "_transports")
+    __slots__ = (
+        "_clients", "_config", "_ledger", "_open", "_prices", "_stats", "_transports", "tracing",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -81,8 +88,9 @@ class Models:
         self._prices = PriceTable(self._config.prices)
         self._ledger = Ledger(self._config.budget)
         self._clients: dict[str, ProviderClient] = {}
-        self._stats = {name: ProviderStatistics() for name in names}
+        self._stats = {name: ProviderCounters() for name in names}
         self._open = False
+        self.tracing: Tracing | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Models:
@@ -207,6 +215,22 @@ class Models:
             BudgetExceeded: the call could overspend a budget; nothing was sent.
             ModelsConfigError: no provider serves the model.
         """
+        tracing = self.tracing
+        if tracing is None:
+            return await self._journaled(messages, model, actor, journal, params)
+        with tracing.chat(model, actor) as scope:
+            completion = await self._journaled(messages, model, actor, journal, params)
+            _report(scope, completion)
+        return completion
+
+    async def _journaled(
+        self,
+        messages: Sequence[ChatMessage],
+        model: str,
+        actor: str | None,
+        journal: CompletionJournal | None,
+        params: dict[str, Any],
+    ) -> Completion:
         if journal is not None and (recorded := await journal.recorded()) is not None:
             return recorded
         completion = await self._complete(list(messages), model, actor, params)
@@ -261,8 +285,9 @@ class Models:
                 attempts += exc.attempts
                 last = f"{candidate}: {exc.last_error}"
                 log.info(
-                    "model %s is exhausted (%s); trying its fallbacks", candidate, exc.last_error
-                )
+                    "model %s is exhausted (%s); trying its fallbacks", candidate, exc.last_error,
+                    extra={"model": candidate, "actor": actor},
+                )  # fmt: skip
                 continue
             except BaseException:
                 self._ledger.release(reservation)
@@ -343,7 +368,7 @@ class Models:
 
     def statistics(self) -> dict[str, ProviderStatistics]:
         """Return each provider's request counts (attempts, retries, failures, 429s)."""
-        return {name: msgspec.structs.replace(stats) for name, stats in self._stats.items()}
+        return {name: stats.snapshot() for name, stats in self._stats.items()}
 
     def providers(self) -> list[Provider]:
         """Return the configured providers."""
@@ -421,6 +446,21 @@ class Stream:
         return "".join([delta async for delta in self])
 
     async def _run(self) -> AsyncGenerator[str, None]:
+        tracing = self._models.tracing
+        traced: AbstractContextManager[ChatScope | None] = (
+            nullcontext() if tracing is None else tracing.chat(self._model, self._actor)
+        )
+        deltas = self._deltas()
+        try:
+            with traced as scope:
+                async for delta in deltas:
+                    yield delta
+                if scope is not None and self.completion is not None:
+                    _report(scope, self.completion)
+        finally:
+            await deltas.aclose()
+
+    async def _deltas(self) -> AsyncGenerator[str, None]:
         journal = self._journal
         if journal is not None and (recorded := await journal.recorded()) is not None:
             self.completion = recorded
@@ -491,6 +531,16 @@ class _Call(NamedTuple):
     reservation: Reservation
     attempts: int
     latency: float
+
+
+def _report(scope: ChatScope, completion: Completion) -> None:
+    """Tell a tracing scope what a call gave."""
+    usage = completion.usage
+    scope.finish(
+        model=completion.model, provider=completion.provider, prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens, cost=completion.cost,
+        attempts=completion.attempts, journaled=completion.journaled,
+    )  # fmt: skip
 
 
 async def _opened(response: httpx.Response) -> httpx.Response:

@@ -63,3 +63,18 @@ async def test_the_asgi_app_opens_its_bus_in_the_lifespan_and_answers_requests(
     assert app.bus is not None
     with pytest.raises(ab.BusClosed):
         await app.bus.publish("greet", ab.Request())
+
+
+def test_the_tracing_example_prints_one_trace_tree() -> None:
+    pytest.importorskip(
+        "opentelemetry.sdk", reason="needs pip install 'actorbus[otel]' and the SDK"
+    )
+    assert _run("tracing.py").splitlines() == [
+        "publish questions",
+        "  handle asker",
+        "    publish to-model",
+        "      handle thinker",
+        "        chat echo",
+        "        publish answers",
+        "          handle printer",
+    ]

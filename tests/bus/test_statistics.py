@@ -1,0 +1,106 @@
+"""`bus.statistics()`: a frozen snapshot of depth, lag and handler times per actor."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import anyio
+import pytest
+
+import actorbus as ab
+from actorbus._actor._timing import HandlerTimes
+
+
+class Tick(ab.Message):
+    n: int
+
+
+class Gate(ab.Actor):
+    """Waits on an event for its first message, so work piles up behind it."""
+
+    subscribe = ("ticks",)
+    mailbox_size = 64
+
+    def __init__(self) -> None:
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+
+    async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+        if msg.n == 0:
+            self.entered.set()
+            await self.release.wait()
+
+
+class Sleeper(ab.Actor):
+    subscribe = ("sleep",)
+
+    async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+        await anyio.sleep(msg.n / 1000)
+
+
+async def test_depth_and_lag_while_an_actor_is_behind() -> None:
+    async with ab.Bus() as bus:
+        gate = await bus.spawn(Gate, name="gate")
+        await bus.publish("ticks", Tick(n=0))
+        await gate.actor.entered.wait()
+        for n in range(1, 6):
+            await bus.publish("ticks", Tick(n=n))
+        await bus.publish("elsewhere", Tick(n=99))  # a seq of another topic
+        behind = bus.statistics()
+        gate.actor.release.set()
+        await bus.drain()
+        caught_up = bus.statistics()
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        behind.last_seq = 0  # type: ignore[misc]
+    stats = behind.actors["gate"]
+    assert (stats.mailbox_depth, stats.busy, stats.cursor) == (5, True, 0)
+    assert stats.cursor_lag == 7  # seqs 1..7 are past its cursor, one of another topic
+    done = caught_up.actors["gate"]
+    assert (done.mailbox_depth, done.cursor, done.cursor_lag, done.handled) == (0, 6, 0, 6)
+
+
+async def test_handler_time_percentiles() -> None:
+    async with ab.Bus() as bus:
+        ref = await bus.spawn(Sleeper, name="sleeper")
+        for ms in (1, 1, 1, 1, 1, 1, 1, 1, 30, 60):
+            await bus.publish("sleep", Tick(n=ms))
+            await bus.drain()  # one at a time: a quiet actor, every handling timed
+        stats = ref.statistics()
+    assert stats.timed == 10
+    # (A timer may fire a little early: bounds leave it a margin.)
+    assert 0.0005 <= stats.handler_p50 < 0.03
+    assert 0.025 <= stats.handler_p90 <= stats.handler_p99 == stats.handler_max
+    assert stats.handler_max >= 0.055
+
+
+async def test_a_busy_actor_is_sampled() -> None:
+    class Quick(ab.Actor):
+        subscribe = ("q",)
+
+        async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+            pass
+
+    async with ab.Bus() as bus:
+        ref = await bus.spawn(Quick)
+        for n in range(320):
+            await bus.publish("q", Tick(n=n))
+        await bus.drain()
+        stats = ref.statistics()
+    assert stats.handled == 320
+    assert 320 // 16 <= stats.timed < 320
+    assert 0 < stats.handler_p50 <= stats.handler_max
+
+
+def test_the_histogram_is_within_an_eighth_of_the_truth() -> None:
+    times = HandlerTimes()
+    rng = random.Random(7)
+    samples = sorted(int(rng.lognormvariate(12, 2)) for _ in range(20_000))
+    for ns in samples:
+        times.add(ns)
+    for fraction in (0.5, 0.9, 0.99):
+        true = samples[int(fraction * len(samples)) - 1]
+        assert true <= times.percentile(fraction) * 1e9 <= true * 1.125
+    assert times.percentile(1.0) * 1e9 == pytest.approx(samples[-1])
+    assert HandlerTimes().percentile(0.5) == 0.0
