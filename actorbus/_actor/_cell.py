@@ -32,12 +32,12 @@ from ._actor import Actor
 from ._context import Context, send, send_waits
 from ._dispatch import Handler, handler_table
 from ._runtime import Runtime
-from ._timing import HandlerTimes
+from ._timing import SLOW_NS, HandlerTimes, Times, add_time
 
 __all__ = ["Cell", "log_fields"]
 
 _BATCH = 128  # messages handled between two yields to the event loop
-_SAMPLE = 15  # a busy serial actor times one handling in 16 (`count & _SAMPLE == 0`)
+_QUIET = 64  # an actor's first handlings are all timed; then one pass in 8
 _log = logging.getLogger("actorbus.actor")
 
 
@@ -87,7 +87,7 @@ class Cell(Mailbox):
         self.failed = 0
         self.retried = 0
         self.dead_lettered = 0
-        self.times: HandlerTimes | None = None  # made on the first timed handling
+        self.times: Times = None  # see _timing: small until it has several samples
 
     @property
     def name(self) -> str:
@@ -160,11 +160,18 @@ class Cell(Mailbox):
             return
         while True:
             count = 0
+            # Timing a handling costs about 0.5 us (two clock reads, a histogram
+            # update): too much for every message of a fast loop, which pays one
+            # test of `started` per message instead. Timed: the first handling
+            # of a pass (once the actor has handled _QUIET messages, of one pass
+            # in 8, unless its last timed handling was slow), the first after
+            # each yield (one in 128 of a backlog), and the next after any slow
+            # one: so slow handlers are timed throughout.
+            handled, times = self.handled, self.times
+            sample = handled < _QUIET or not handled & 7
+            started = clock() if sample or (type(times) is HandlerTimes and times.slow) else 0
             while items:
                 env = items.popleft()
-                # Timing every handling would cost the hot loop two clock reads:
-                # a busy actor is sampled, a quiet one (count 0) timed each time.
-                started = clock() if not count & _SAMPLE else 0
                 if self.blocked:
                     self.let_in()
                 handler = functions.get(type(env.message))
@@ -182,13 +189,16 @@ class Cell(Mailbox):
                             await self._answer(env, result)
                 self.cursor = env.seq
                 if started:
-                    self.timed(clock() - started)
+                    took = clock() - started
+                    self.timed(took)
+                    started = clock() if took >= SLOW_NS else 0
                 if on_handled is not None:
                     on_handled(self.owner, env.seq)
                 count += 1
                 if count == _BATCH:
                     count = 0
                     await checkpoint()
+                    started = clock()
             # Linger: an answer just sent may bring more work at once. Trio runs
             # each batch of ready tasks in a shuffled order, so there the peer
             # may need a second turn to reach us.
@@ -242,10 +252,7 @@ class Cell(Mailbox):
 
     def timed(self, ns: int) -> None:
         """Count one handling that took ``ns`` nanoseconds in the actor's statistics."""
-        times = self.times
-        if times is None:
-            times = self.times = HandlerTimes()
-        times.add(ns)
+        self.times = add_time(self.times, ns)
 
     # -- handling ---------------------------------------------------------------
 

@@ -584,9 +584,10 @@ class Bus:
         env = Envelope(
             key or "", topic, msg, time.time(), sender, correlation_id, reply_to, causation
         )
-        append = self._sync_log.append_nowait  # type: ignore[union-attr]
-        tracing = self.tracing
-        receipt = append(env) if tracing is None else tracing.append_nowait(append, env)
+        if self.tracing is None:
+            receipt = self._sync_log.append_nowait(env)  # type: ignore[union-attr]
+        else:
+            receipt = self._append_traced(env)
         if receipt.duplicate:
             self._duplicates += 1
             return receipt, None
@@ -597,6 +598,11 @@ class Bus:
             if event is not None:
                 waits = [event] if waits is None else [*waits, event]
         return receipt, waits
+
+    def _append_traced(self, env: Envelope) -> Receipt:
+        assert self.tracing is not None
+        assert self._sync_log is not None
+        return self.tracing.append_nowait(self._sync_log.append_nowait, env)
 
     async def _publish_async(
         self,

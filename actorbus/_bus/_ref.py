@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar, final
 
-from .._actor import Actor, Cell
+from .._actor import Actor, Cell, time_summary
 from .._log import EventLog
 from ._stats import ActorStatistics
 
@@ -42,7 +42,7 @@ def actor_statistics(cell: Cell, last_seq: int) -> ActorStatistics:
     """Return ``cell``'s counters; ``last_seq`` is the log's newest seq (for the lag)."""
     depth = len(cell)
     working = cell.busy or depth > 0
-    times = cell.times
+    timed, p50, p90, p99, longest = time_summary(cell.times)
     return ActorStatistics(
         name=cell.name,
         mailbox_depth=depth,
@@ -55,9 +55,9 @@ def actor_statistics(cell: Cell, last_seq: int) -> ActorStatistics:
         cursor=cell.cursor,
         busy=cell.busy,
         cursor_lag=max(0, last_seq - cell.cursor) if working else 0,
-        timed=0 if times is None else times.total,
-        handler_p50=0.0 if times is None else times.percentile(0.5),
-        handler_p90=0.0 if times is None else times.percentile(0.9),
-        handler_p99=0.0 if times is None else times.percentile(0.99),
-        handler_max=0.0 if times is None else times.max_ns / 1e9,
+        timed=timed,
+        handler_p50=p50,
+        handler_p90=p90,
+        handler_p99=p99,
+        handler_max=longest,
     )

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 import actorbus as ab
-from actorbus._actor._timing import HandlerTimes
+from actorbus._actor._timing import HandlerTimes, add_time, time_summary
 
 
 class Tick(ab.Message):
@@ -89,7 +89,7 @@ async def test_a_busy_actor_is_sampled() -> None:
         await bus.drain()
         stats = ref.statistics()
     assert stats.handled == 320
-    assert 320 // 16 <= stats.timed < 320
+    assert 320 // 128 <= stats.timed < 320  # the first of each pass and after each yield
     assert 0 < stats.handler_p50 <= stats.handler_max
 
 
@@ -103,4 +103,43 @@ def test_the_histogram_is_within_an_eighth_of_the_truth() -> None:
         true = samples[int(fraction * len(samples)) - 1]
         assert true <= times.percentile(fraction) * 1e9 <= true * 1.125
     assert times.percentile(1.0) * 1e9 == pytest.approx(samples[-1])
-    assert HandlerTimes().percentile(0.5) == 0.0
+    assert time_summary(None) == (0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_one_sample_is_kept_as_itself_and_two_make_a_histogram() -> None:
+    one = add_time(None, 2_000)
+    assert one == 2_000  # an actor that handled one message holds an int, no more
+    assert time_summary(one) == (1, 2e-6, 2e-6, 2e-6, 2e-6)
+    two = add_time(one, 4_000)
+    assert isinstance(two, HandlerTimes)
+    assert time_summary(two)[0] == 2
+    assert time_summary(two)[4] == 4e-6
+
+
+async def test_a_slow_actor_with_a_backlog_is_timed_throughout() -> None:
+    async with ab.Bus() as bus:
+        ref = await bus.spawn(Sleeper, name="sleeper")
+        for _ in range(5):
+            await bus.publish("sleep", Tick(n=2))  # queued behind one another
+        await bus.drain()
+        stats = ref.statistics()
+    assert stats.timed == 5
+    assert stats.handler_p50 >= 0.001
+
+
+@pytest.mark.parametrize(
+    ("ms", "timed"),
+    [
+        pytest.param(0, range(64, 80), id="fast: the first 64, then one pass in 8"),
+        pytest.param(1, range(100, 101), id="slow: every one"),
+    ],
+)
+async def test_a_quiet_actor_is_timed_until_it_proves_fast(ms: int, timed: range) -> None:
+    async with ab.Bus() as bus:
+        ref = await bus.spawn(Sleeper, name="sleeper")
+        for _ in range(100):
+            await bus.publish("sleep", Tick(n=ms))
+            await bus.drain()  # each message a pass of its own
+        stats = ref.statistics()
+    assert stats.handled == 100
+    assert stats.timed in timed

@@ -33,6 +33,9 @@ async def uses_the_bus() -> None:
         assert_type(await bus.publish("ping", Ping(n=1), key="k"), ab.Receipt)
         assert_type(await bus.ask("ping", Ping(n=1), 1.0), ab.Message)
         assert_type(bus.statistics(), ab.BusStatistics)
+        assert_type(bus.statistics().actors["p"].handler_p99, float)
+        assert_type(bus.statistics().actors["p"].cursor_lag, int)
+        assert_type(bus.statistics().models["echo"].rate_limited, int)
         assert_type(bus.kill("p"), int)
 
         await bus.publish("ping", "not a message")  # type: ignore[arg-type]
