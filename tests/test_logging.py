@@ -23,7 +23,7 @@ KEY = "sk-LOGGING-SENTINEL-7d1f-never-log-me"
 PAYLOAD = "PAYLOAD-SENTINEL-93b2-secret-text"
 
 
-class Secret(ab.Message):
+class LoggedSecret(ab.Message):
     text: str
 
 
@@ -35,12 +35,12 @@ class Writer(ab.Actor):
     def __init__(self) -> None:
         self.failures = 1
 
-    async def on_secret(self, msg: Secret, ctx: ab.Context) -> None:
+    async def on_secret(self, msg: LoggedSecret, ctx: ab.Context) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("transient failure")  # the app's own words, no payload
         done = await ctx.complete([ab.user(msg.text)])
-        await ctx.publish("broken", Secret(text=done.text + msg.text))
+        await ctx.publish("broken", LoggedSecret(text=done.text + msg.text))
 
 
 class Broken(ab.Actor):
@@ -48,7 +48,7 @@ class Broken(ab.Actor):
     max_retries = 1
     retry_delay = 0.0
 
-    async def on_secret(self, msg: Secret, ctx: ab.Context) -> None:
+    async def on_secret(self, msg: LoggedSecret, ctx: ab.Context) -> None:
         raise ValueError("cannot do it")
 
 
@@ -76,7 +76,7 @@ async def test_no_payload_at_info_and_no_key_anywhere(
         async with ab.Bus(models=models) as bus:
             await bus.spawn(Writer, name="writer")
             await bus.spawn(Broken, name="broken")
-            await bus.publish("write", Secret(text=PAYLOAD), correlation_id="run-1")
+            await bus.publish("write", LoggedSecret(text=PAYLOAD), correlation_id="run-1")
             await bus.drain()
             stats = bus.statistics()
     assert stats.actors["broken"].dead_lettered == 1  # every path that logs was taken

@@ -23,34 +23,35 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from actorbus import otel
+from actorbus.testing import NatsServer
 
 
-class Task(ab.Message):
+class TracedTask(ab.Message):
     text: str
 
 
-class Draft(ab.Message):
+class TracedDraft(ab.Message):
     text: str
 
 
-class Final(ab.Message):
+class TracedFinal(ab.Message):
     text: str
 
 
 class Planner(ab.Actor):
     subscribe = ("tasks",)
 
-    async def on_task(self, msg: Task, ctx: ab.Context) -> None:
-        await ctx.publish("drafts", Draft(text=msg.text))
+    async def on_task(self, msg: TracedTask, ctx: ab.Context) -> None:
+        await ctx.publish("drafts", TracedDraft(text=msg.text))
 
 
 class Writer(ab.Actor):
     subscribe = ("drafts",)
     model = "echo-1"
 
-    async def on_draft(self, msg: Draft, ctx: ab.Context) -> None:
+    async def on_draft(self, msg: TracedDraft, ctx: ab.Context) -> None:
         done = await ctx.complete([ab.user(msg.text)])
-        await ctx.publish("finals", Final(text=done.text))
+        await ctx.publish("finals", TracedFinal(text=done.text))
 
 
 class Editor(ab.Actor):
@@ -59,7 +60,7 @@ class Editor(ab.Actor):
     def __init__(self) -> None:
         self.got = anyio.Event()
 
-    async def on_final(self, msg: Final, ctx: ab.Context) -> None:
+    async def on_final(self, msg: TracedFinal, ctx: ab.Context) -> None:
         self.got.set()
 
 
@@ -68,8 +69,8 @@ class Relay(ab.Actor):
 
     subscribe = ("drafts",)
 
-    async def on_draft(self, msg: Draft, ctx: ab.Context) -> None:
-        await ctx.publish("finals", Final(text=msg.text))
+    async def on_draft(self, msg: TracedDraft, ctx: ab.Context) -> None:
+        await ctx.publish("finals", TracedFinal(text=msg.text))
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ async def _run(bus: ab.Bus, middle: type[ab.Actor]) -> None:
         editor = await bus.spawn(Editor)
         await bus.spawn(Planner)
         await bus.spawn(middle)
-        await bus.publish("tasks", Task(text="hello"))
+        await bus.publish("tasks", TracedTask(text="hello"))
         with anyio.fail_after(10):
             await editor.actor.got.wait()
             await bus.drain()
@@ -164,6 +165,27 @@ async def test_a_durable_log_keeps_the_links(
     }
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_jetstream_in_one_process_keeps_the_links(
+    exporter: InMemorySpanExporter, provider: TracerProvider
+) -> None:
+    # The server delivers: each actor's feed hands it envelopes decoded from the wire.
+    with NatsServer() as server:
+        log = ab.JetStreamLog(server.url, stream="TRACED", subject_prefix="traced")
+        bus = ab.Bus(log=log)
+        otel.instrument(bus, tracer_provider=provider)
+        await _run(bus, Relay)
+
+    assert _tree(exporter.get_finished_spans()) == {
+        "publish tasks": ["handle planner-2"],
+        "handle planner-2": ["publish drafts"],
+        "publish drafts": ["handle relay-3"],
+        "handle relay-3": ["publish finals"],
+        "publish finals": ["handle editor-1"],
+        "handle editor-1": [],
+    }
+
+
 async def test_a_failed_handling_is_an_error_span(
     exporter: InMemorySpanExporter, provider: TracerProvider
 ) -> None:
@@ -172,13 +194,13 @@ async def test_a_failed_handling_is_an_error_span(
         max_retries = 1
         retry_delay = 0.0
 
-        async def on_task(self, msg: Task, ctx: ab.Context) -> None:
+        async def on_task(self, msg: TracedTask, ctx: ab.Context) -> None:
             raise RuntimeError("no")
 
     async with ab.Bus() as bus:
         otel.instrument(bus, tracer_provider=provider)
         await bus.spawn(Broken, name="broken")
-        await bus.publish("tasks", Task(text="x"))
+        await bus.publish("tasks", TracedTask(text="x"))
         await bus.drain()
 
     handle = next(s for s in exporter.get_finished_spans() if s.name == "handle broken")
@@ -198,7 +220,7 @@ async def test_uninstrument_stops_the_spans(
         otel.instrument(bus, tracer_provider=provider)
         otel.uninstrument(bus)
         await bus.spawn(Relay)
-        await bus.publish("drafts", Draft(text="x"))
+        await bus.publish("drafts", TracedDraft(text="x"))
         await bus.drain()
     assert exporter.get_finished_spans() == ()
 

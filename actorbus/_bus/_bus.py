@@ -599,6 +599,12 @@ class Bus:
                 waits = [event] if waits is None else [*waits, event]
         return receipt, waits
 
+    async def _append(self, env: Envelope) -> Receipt:
+        # A log whose append suspends, with a publish span if tracing is on.
+        if self.tracing is None:
+            return await self._log.append(env)
+        return await self.tracing.append(self._log.append, env)
+
     def _append_traced(self, env: Envelope) -> Receipt:
         assert self.tracing is not None
         assert self._sync_log is not None
@@ -619,7 +625,7 @@ class Bus:
         # delivery order across concurrent publishers is the order appends return.
         if self._remote is not None:  # the log's server delivers: only append
             env = stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
-            receipt = await self._log.append(env)
+            receipt = await self._append(env)
             if receipt.duplicate:
                 self._duplicates += 1
             else:
@@ -629,11 +635,7 @@ class Bus:
         if targets.__class__ is GuardedRoute:
             check_room(targets, topic)
         env = stamp(topic, msg, key, sender, correlation_id, reply_to, causation)
-        tracing = self.tracing
-        if tracing is None:
-            receipt = await self._log.append(env)
-        else:
-            receipt = await tracing.append(self._log.append, env)
+        receipt = await self._append(env)
         if receipt.duplicate:
             self._duplicates += 1
             return receipt

@@ -12,7 +12,7 @@ import actorbus as ab
 from actorbus._actor._timing import HandlerTimes, add_time, time_summary
 
 
-class Tick(ab.Message):
+class StatTick(ab.Message):
     n: int
 
 
@@ -26,7 +26,7 @@ class Gate(ab.Actor):
         self.entered = anyio.Event()
         self.release = anyio.Event()
 
-    async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+    async def on_tick(self, msg: StatTick, ctx: ab.Context) -> None:
         if msg.n == 0:
             self.entered.set()
             await self.release.wait()
@@ -35,18 +35,18 @@ class Gate(ab.Actor):
 class Sleeper(ab.Actor):
     subscribe = ("sleep",)
 
-    async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+    async def on_tick(self, msg: StatTick, ctx: ab.Context) -> None:
         await anyio.sleep(msg.n / 1000)
 
 
 async def test_depth_and_lag_while_an_actor_is_behind() -> None:
     async with ab.Bus() as bus:
         gate = await bus.spawn(Gate, name="gate")
-        await bus.publish("ticks", Tick(n=0))
+        await bus.publish("ticks", StatTick(n=0))
         await gate.actor.entered.wait()
         for n in range(1, 6):
-            await bus.publish("ticks", Tick(n=n))
-        await bus.publish("elsewhere", Tick(n=99))  # a seq of another topic
+            await bus.publish("ticks", StatTick(n=n))
+        await bus.publish("elsewhere", StatTick(n=99))  # a seq of another topic
         behind = bus.statistics()
         gate.actor.release.set()
         await bus.drain()
@@ -65,7 +65,7 @@ async def test_handler_time_percentiles() -> None:
     async with ab.Bus() as bus:
         ref = await bus.spawn(Sleeper, name="sleeper")
         for ms in (1, 1, 1, 1, 1, 1, 1, 1, 30, 60):
-            await bus.publish("sleep", Tick(n=ms))
+            await bus.publish("sleep", StatTick(n=ms))
             await bus.drain()  # one at a time: a quiet actor, every handling timed
         stats = ref.statistics()
     assert stats.timed == 10
@@ -79,13 +79,13 @@ async def test_a_busy_actor_is_sampled() -> None:
     class Quick(ab.Actor):
         subscribe = ("q",)
 
-        async def on_tick(self, msg: Tick, ctx: ab.Context) -> None:
+        async def on_tick(self, msg: StatTick, ctx: ab.Context) -> None:
             pass
 
     async with ab.Bus() as bus:
         ref = await bus.spawn(Quick)
         for n in range(320):
-            await bus.publish("q", Tick(n=n))
+            await bus.publish("q", StatTick(n=n))
         await bus.drain()
         stats = ref.statistics()
     assert stats.handled == 320
@@ -120,7 +120,7 @@ async def test_a_slow_actor_with_a_backlog_is_timed_throughout() -> None:
     async with ab.Bus() as bus:
         ref = await bus.spawn(Sleeper, name="sleeper")
         for _ in range(5):
-            await bus.publish("sleep", Tick(n=2))  # queued behind one another
+            await bus.publish("sleep", StatTick(n=2))  # queued behind one another
         await bus.drain()
         stats = ref.statistics()
     assert stats.timed == 5
@@ -138,7 +138,7 @@ async def test_a_quiet_actor_is_timed_until_it_proves_fast(ms: int, timed: range
     async with ab.Bus() as bus:
         ref = await bus.spawn(Sleeper, name="sleeper")
         for _ in range(100):
-            await bus.publish("sleep", Tick(n=ms))
+            await bus.publish("sleep", StatTick(n=ms))
             await bus.drain()  # each message a pass of its own
         stats = ref.statistics()
     assert stats.handled == 100
