@@ -51,17 +51,13 @@ class Cell(Mailbox):
     # An idle actor is mostly this object, so it keeps few slots: state needed
     # only with concurrency > 1 lives in a _Concurrent made when draining.
     __slots__ = (
-        "_concurrent",
-        "_idle_event",
+        "_rare",
         "actor",
         "busy",
         "cursor",
-        "dead_lettered",
-        "failed",
         "handled",
         "on_handled",
         "patterns",
-        "retried",
         "runtime",
         "scope",
         "times",
@@ -76,23 +72,40 @@ class Cell(Mailbox):
         self.actor = actor
         self.runtime = runtime
         self.patterns = patterns  # () once unsubscribed
-        self._concurrent: _Concurrent | None = None
-        self._idle_event: anyio.Event | None = None
+        self._rare: _Rare | None = None  # made on the first failure or wait_idle
         self.scope: anyio.CancelScope | None = None
         self.busy = False
         self.cursor = 0
         # Called with (name, seq) after each message, to commit a durable cursor.
         self.on_handled: Callable[[str, int], None] | None = None
         self.handled = 0
-        self.failed = 0
-        self.retried = 0
-        self.dead_lettered = 0
         self.times: Times = None  # see _timing: small until it has several samples
 
     @property
     def name(self) -> str:
         """The actor's name."""
         return self.owner
+
+    @property
+    def failed(self) -> int:
+        """Handler calls that raised."""
+        return 0 if self._rare is None else self._rare.failed
+
+    @property
+    def retried(self) -> int:
+        """Handler calls that were retries."""
+        return 0 if self._rare is None else self._rare.retried
+
+    @property
+    def dead_lettered(self) -> int:
+        """Messages given up on."""
+        return 0 if self._rare is None else self._rare.dead_lettered
+
+    def _troubles(self) -> _Rare:
+        rare = self._rare
+        if rare is None:
+            rare = self._rare = _Rare()
+        return rare
 
     def context(self) -> Context:
         """Return a new context for this actor (with no current message)."""
@@ -102,8 +115,9 @@ class Cell(Mailbox):
 
     def became_active(self) -> None:
         if self.busy:
-            if self._concurrent is not None:
-                self._concurrent.wake()
+            rare = self._rare
+            if rare is not None and rare.concurrent is not None:
+                rare.concurrent.wake()
             return
         self.busy = True
         self.runtime.start_drain(self)
@@ -133,17 +147,18 @@ class Cell(Mailbox):
                 if not restart:
                     self.active = False  # the next offer starts a new drain
                     self.busy = False
-                    if self._idle_event is not None:
-                        self._idle_event.set()
-                        self._idle_event = None
+                    if self._rare is not None and self._rare.idle_event is not None:
+                        self._rare.idle_event.set()
+                        self._rare.idle_event = None
                 self.runtime.cell_idle(self)  # after start_drain: the bus stays busy
 
     async def wait_idle(self) -> None:
         """Return once no drain task runs for this actor."""
         while self.busy:
-            if self._idle_event is None:
-                self._idle_event = anyio.Event()
-            await self._idle_event.wait()
+            rare = self._troubles()
+            if rare.idle_event is None:
+                rare.idle_event = anyio.Event()
+            await rare.idle_event.wait()
 
     async def _drain_serial(self) -> None:
         # The hot loop: envelopes come straight off the deque and the handler is
@@ -213,7 +228,7 @@ class Cell(Mailbox):
         # waits for its turn before it calls the handler, so handlers start in seq
         # order on every scheduler (Trio, unlike asyncio, does not run new tasks
         # first-in first-out).
-        state = self._concurrent = _Concurrent()
+        state = self._troubles().concurrent = _Concurrent()
         try:
             async with anyio.create_task_group() as tg:
                 while True:
@@ -230,7 +245,7 @@ class Cell(Mailbox):
                     elif self.finish():  # let new work wake us while handlers run
                         await state.sleep()
         finally:
-            self._concurrent = None
+            self._troubles().concurrent = None
 
     async def _handle_one(self, env: Envelope, state: _Concurrent, ticket: int) -> None:
         finished = False
@@ -297,7 +312,7 @@ class Cell(Mailbox):
         # Returns the attempts made and whether the last one succeeded.
         cls = type(self.actor)
         attempts = 1
-        self.failed += 1
+        self._troubles().failed += 1
         while attempts <= cls.max_retries:
             _log.info(
                 "actor %r failed on seq=%d topic=%s (attempt %d): %s: %s; retrying",
@@ -306,13 +321,13 @@ class Cell(Mailbox):
             )  # fmt: skip
             delay = backoff_delay(attempts, cls.retry_delay, cls.retry_delay_max)
             await (anyio.sleep(delay) if delay > 0 else self.runtime.checkpoint())
-            self.retried += 1
+            self._troubles().retried += 1
             attempts += 1
             ctx._enter(env)
             try:
                 result = await handler(self.actor, env.message, ctx)
             except Exception as again:
-                self.failed += 1
+                self._troubles().failed += 1
                 exc = again
             else:
                 self.handled += 1
@@ -347,7 +362,7 @@ class Cell(Mailbox):
     async def _dead_letter(
         self, env: Envelope, error_type: str, error: str, tb: str, attempts: int
     ) -> None:
-        self.dead_lettered += 1
+        self._troubles().dead_lettered += 1
         if env.topic.startswith("_dead."):
             _log.error(
                 "actor %r failed on dead letter seq=%d (%s: %s); not dead-lettered again, "
@@ -387,6 +402,24 @@ class Cell(Mailbox):
             self.owner, type(msg).__qualname__, env.seq, topic, exc,
             extra=log_fields(self.owner, env),
         )  # fmt: skip
+
+
+@final
+class _Rare:
+    """What few actors need: failure counts, `wait_idle`'s event, concurrent drains.
+
+    Kept apart so an idle actor that never failed pays one slot for all of it (the
+    bookkeeping of a drain with ``concurrency`` > 1 lives here too).
+    """
+
+    __slots__ = ("concurrent", "dead_lettered", "failed", "idle_event", "retried")
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.retried = 0
+        self.dead_lettered = 0
+        self.idle_event: anyio.Event | None = None
+        self.concurrent: _Concurrent | None = None
 
 
 @final

@@ -7,8 +7,9 @@ is within 12.5% above the true value; the maximum is kept exactly.
 
 Memory matters as much: a bus may hold thousands of actors that each handled a
 message or two (an idle actor costs under 1 KB in all). So an actor's `Times` is
-None before its first sample, the sample itself (an int) after it, and a
-`HandlerTimes` with a dict of only the buckets in use from the second on.
+None before its first sample, that sample's bucket after it (a small int, below
+256 for anything under 4 s, which CPython never allocates), and a `HandlerTimes`
+with a dict of only the buckets in use from the second on.
 """
 
 from __future__ import annotations
@@ -39,15 +40,17 @@ class HandlerTimes:
 
     def add(self, ns: int) -> None:
         """Count one handling that took ``ns`` nanoseconds."""
-        bits = ns.bit_length()
-        # Values below 16 have a bucket each; above, 8 buckets per power of two,
-        # chosen by the three bits after the leading one.
-        index = ns if bits <= 4 else (bits << 3) - 24 + ((ns >> (bits - 4)) & 7)
+        index = _bucket(ns)
         counts = self.counts
         counts[index] = counts.get(index, 0) + 1
         if ns > self.max_ns:
             self.max_ns = ns
         self.slow = ns >= SLOW_NS
+
+    def add_bucket(self, index: int) -> None:
+        """Count one handling known only by its bucket (its upper bound stands for it)."""
+        self.counts[index] = self.counts.get(index, 0) + 1
+        self.max_ns = max(self.max_ns, _upper(index))
 
     def percentile(self, fraction: float) -> float:
         """Return the duration (seconds) below which ``fraction`` of handlings fell.
@@ -67,7 +70,7 @@ class HandlerTimes:
 
 
 Times = int | HandlerTimes | None
-"""An actor's handling times: none yet, the one sample so far (ns), or a histogram."""
+"""An actor's handling times: none yet, the one sample so far (its bucket), or a histogram."""
 
 
 def add_time(times: Times, ns: int) -> Times:
@@ -76,9 +79,9 @@ def add_time(times: Times, ns: int) -> Times:
         times.add(ns)
         return times
     if times is None:
-        return ns
+        return _bucket(ns)
     histogram = HandlerTimes()
-    histogram.add(times)
+    histogram.add_bucket(times)
     histogram.add(ns)
     return histogram
 
@@ -88,7 +91,8 @@ def time_summary(times: Times) -> tuple[int, float, float, float, float]:
     if times is None:
         return 0, 0.0, 0.0, 0.0, 0.0
     if isinstance(times, int):
-        return 1, times / 1e9, times / 1e9, times / 1e9, times / 1e9
+        one = _upper(times) / 1e9
+        return 1, one, one, one, one
     return (  # a snapshot walks the buckets three times: a few dozen at most
         times.total,
         times.percentile(0.5),
@@ -96,6 +100,13 @@ def time_summary(times: Times) -> tuple[int, float, float, float, float]:
         times.percentile(0.99),
         times.max_ns / 1e9,
     )
+
+
+def _bucket(ns: int) -> int:
+    # Values below 16 have a bucket each; above, 8 buckets per power of two,
+    # chosen by the three bits after the leading one.
+    bits = ns.bit_length()
+    return ns if bits <= 4 else (bits << 3) - 24 + ((ns >> (bits - 4)) & 7)
 
 
 def _upper(index: int) -> int:
