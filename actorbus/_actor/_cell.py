@@ -193,7 +193,7 @@ class Cell(Mailbox):
                 if handler is None:
                     await self._handle(env, ctx)
                 else:
-                    ctx._enter(env)
+                    ctx._env, ctx._steps = env, None  # ctx._enter(env), written out
                     try:
                         result = await handler(actor, env.message, ctx)
                     except Exception as exc:

@@ -513,9 +513,30 @@ class Bus:
         """
         if self._state is not _State.OPEN:
             raise BusClosed(self._state.value, "publish")
-        if self._sync_log is None:
+        sync_log = self._sync_log
+        if sync_log is None:
             return await self._publish_async(topic, msg, key, None, correlation_id, None, None)
-        receipt, waits = self._send(topic, msg, key, None, correlation_id, None, None)
+        # `_send`, written out (a call and a tuple less per message: about 6% of
+        # the 1->1 benchmark's instructions): this is every outside publish.
+        targets = self._route_cache.get(topic)
+        if targets is None:
+            targets = self._router.route(topic)
+        if targets.__class__ is GuardedRoute:
+            check_room(targets, topic)
+        if not isinstance(msg, _MESSAGE) or (key is not None and not valid_key(key)):
+            stamp(topic, msg, key, None, correlation_id, None, None)  # raises
+        env = Envelope(key or "", topic, msg, time.time(), None, correlation_id)
+        tracing = self.tracing
+        receipt = sync_log.append_nowait(env) if tracing is None else self._append_traced(env)
+        if receipt.duplicate:
+            self._duplicates += 1
+            return receipt
+        self._published += 1
+        waits = None
+        for target in targets:  # every mailbox takes it before anyone waits
+            event = target.offer(env)
+            if event is not None:
+                waits = [event] if waits is None else [*waits, event]
         if waits is not None:
             await wait_all(waits)
         return receipt
