@@ -10,6 +10,7 @@ without it `write_charts` writes nothing and says so.
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,46 @@ def _scenario_chart(plt: Any, s: ScenarioSummary, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
+_POINT = re.compile(r"(?P<curve>[a-z]+)_(?P<variant>[a-z]+)_n(?P<n>\d+)\Z")
+_CURVES = {"actors": "number of actors", "subs": "unrelated subscriptions (patterns)"}
+
+
+def _curves(s: ScenarioSummary) -> dict[str, dict[str, list[tuple[int, MetricSummary]]]]:
+    """Group metrics named ``<curve>_<variant>_n<N>`` into curves: curve -> variant -> points."""
+    found: dict[str, dict[str, list[tuple[int, MetricSummary]]]] = {}
+    for m in s.metrics:
+        point = _POINT.match(m.name)
+        if point is None:
+            return {}  # not a scenario of curves
+        variants = found.setdefault(point["curve"], {})
+        variants.setdefault(point["variant"], []).append((int(point["n"]), m))
+    return found
+
+
+def _curve_chart(plt: Any, s: ScenarioSummary, curves: dict[str, Any], path: Path) -> Path:
+    # One panel per curve: actorbus (solid) and its baseline (dashed) per variant,
+    # against the point count on a log scale, so a flat line is a cost that does
+    # not grow with the count.
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 4.8), squeeze=False)
+    for ax, (curve, variants) in zip(axes[0], curves.items(), strict=True):
+        for i, (variant, points) in enumerate(variants.items()):
+            points.sort(key=lambda point: point[0])
+            xs = [n for n, _ in points]
+            color = f"C{i}"
+            ax.plot(xs, [m.actorbus.median for _, m in points], "o-", color=color,
+                    label=f"actorbus, {variant}")  # fmt: skip
+            ax.plot(xs, [m.baseline.median for _, m in points], "s--", color=color,
+                    alpha=0.6, label=f"baseline, {variant}")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(_CURVES.get(curve, curve))
+        ax.set_ylabel(points[0][1].unit)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{s.title}: actorbus (solid) vs its baseline (dashed), median of repeats")
+    return _save(plt, fig, path)
+
+
 def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -154,9 +195,12 @@ def write_charts(
 
     directory.mkdir(parents=True, exist_ok=True)
     written = [_messaging(plt, summaries, peers, directory / MESSAGING)]
-    written += [
-        _scenario_chart(plt, s, directory / f"chart-{s.scenario}.png")
-        for s in summaries
-        if s.scenario not in PEER_SCENARIOS and s.metrics
-    ]
+    for s in summaries:
+        if s.scenario in PEER_SCENARIOS or not s.metrics:
+            continue
+        path = directory / f"chart-{s.scenario}.png"
+        curves = _curves(s)
+        written.append(
+            _curve_chart(plt, s, curves, path) if curves else _scenario_chart(plt, s, path)
+        )
     return [p for p in written if p is not None]
