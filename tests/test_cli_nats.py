@@ -8,6 +8,7 @@ credentials start a server of their own.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import socket
@@ -60,6 +61,36 @@ def _traces(out: str) -> dict[str, list[str]]:
         step.strip(): shlex.split(command)
         for step, command in (line.split(": ", 1) for line in lines if line.startswith("  "))
     }
+
+
+def _stream_names(server: NatsServer) -> set[str]:
+    """The streams on ``server`` (KV buckets included, as ``KV_<bucket>``)."""
+
+    async def names() -> set[str]:
+        import nats
+
+        client = await nats.connect(server.url)
+        try:
+            return {info.config.name or "" for info in await client.jetstream().streams_info()}
+        finally:
+            await client.close()
+
+    return asyncio.run(names())
+
+
+def _make_stream(server: NatsServer, name: str, prefix: str) -> None:
+    """Create the stream ``name`` over ``<prefix>.>``, empty, as a run would."""
+
+    async def make() -> None:
+        import nats
+
+        client = await nats.connect(server.url)
+        try:
+            await client.jetstream().add_stream(name=name, subjects=[f"{prefix}.>"])
+        finally:
+            await client.close()
+
+    asyncio.run(make())
 
 
 def _free_port() -> int:
@@ -116,10 +147,24 @@ class TestRunOnJetStream:
     def test_an_empty_stream_says_which_stream_was_read(
         self, server: NatsServer, stream: list[str], tmp_path: Path
     ) -> None:
+        _make_stream(server, stream[1], stream[3])
         result = _run("log", "show", "--log", server.url, *stream, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "(no records match)" in result.stdout
         assert f"the stream '{stream[1]}' holds no records" in result.stdout
+
+    def test_reading_a_missing_stream_says_so_and_creates_nothing(
+        self, server: NatsServer, stream: list[str], tmp_path: Path
+    ) -> None:
+        # A mistyped --stream must not leave a stream and its buckets on the server.
+        before = _stream_names(server)
+        for command in (["log", "show"], ["log", "stats"], ["log", "trace", "some-id"]):
+            result = _run(*command, "--log", server.url, *stream, cwd=tmp_path)
+            assert result.returncode == 1, result.stdout
+            assert f"no stream {stream[1]!r}" in result.stderr
+            assert "--stream" in result.stderr
+            assert len(result.stderr.splitlines()) == 1
+        assert _stream_names(server) == before
 
     def test_trio_is_refused_because_jetstream_is_asyncio_only(
         self, server: NatsServer, tmp_path: Path

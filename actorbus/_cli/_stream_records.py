@@ -16,9 +16,12 @@ from typing import Literal, final
 
 import anyio
 
+from .._errors import LogUnavailable
 from .._log import JetStreamLog
+from .._log._jetstream._connect import Credentials, connect
+from .._log._jetstream._setup import setup_problem
 from .._log._reader import LogSummary, Record
-from ._log_target import LogTarget
+from ._log_target import BadLogTarget, LogTarget
 
 __all__ = ["StreamRecords", "load_stream"]
 
@@ -113,18 +116,20 @@ def load_stream(target: LogTarget, from_seq: int = 1) -> StreamRecords:
     Runs its own asyncio event loop (nats-py is asyncio-only).
 
     Raises:
-        BadLogTarget: nats-py is missing, or a stream option is not valid.
+        BadLogTarget: nats-py is missing, a stream option is not valid, or the
+            server has no such stream.
         LogUnavailable: no server answered within the connect timeout, or it has
             no JetStream.
     """
     log = target.open_log()
     if not isinstance(log, JetStreamLog):  # pragma: no cover - a file is read by LogReader
         raise TypeError("load_stream reads a JetStream log")
-    return anyio.run(_load, log, from_seq, backend="asyncio")
+    return anyio.run(_load, target, log, from_seq, backend="asyncio")
 
 
-async def _load(log: JetStreamLog, from_seq: int) -> StreamRecords:
+async def _load(target: LogTarget, log: JetStreamLog, from_seq: int) -> StreamRecords:
     records: list[Record] = []
+    await _require_stream(target)
     async with log:
         while True:
             page = await log.read_records(from_seq, _PAGE)
@@ -134,3 +139,31 @@ async def _load(log: JetStreamLog, from_seq: int) -> StreamRecords:
             from_seq = page[-1].seq + 1
         cursors = log.cursors()
     return StreamRecords(records, cursors)
+
+
+async def _require_stream(target: LogTarget) -> None:
+    # Opening a JetStreamLog creates a missing stream and its KV buckets: right for
+    # `run`, wrong for a command that only reads (a mistyped --stream would leave
+    # them behind). So ask first, on a connection of its own.
+    from nats.js.errors import NotFoundError
+
+    shown = target.shown
+    client = await connect(
+        target.servers, Credentials(target.creds, None, None), target.connect_timeout,
+        shown, _nothing, _nothing,
+    )  # fmt: skip
+    try:
+        await client.jetstream().stream_info(target.stream)
+    except NotFoundError:
+        raise BadLogTarget(
+            f"{shown}: the server has no stream {target.stream!r}; check --stream "
+            "(a run creates its stream: actorbus run --log URL --stream NAME)"
+        ) from None
+    except Exception as exc:
+        raise LogUnavailable(shown, setup_problem(exc)) from exc
+    finally:
+        await client.close()
+
+
+async def _nothing() -> None:
+    return None
