@@ -243,6 +243,9 @@ class _OtelTracing:
         )
         try:
             yield _ChatScope(span)
+        except GeneratorExit:  # the reader closed a stream early: not a failure
+            span.set_attribute("actorbus.closed_early", True)
+            raise
         except BaseException as exc:
             _failed(span, exc)
             raise

@@ -245,3 +245,24 @@ except ImportError as exc:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert "pip install 'actorbus[otel]'" in result.stdout
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_stream_closed_early_is_not_an_error_span(
+    exporter: InMemorySpanExporter, provider: TracerProvider
+) -> None:
+    # Stopping a stream once it said enough is a normal use, not a failure.
+    bus = ab.Bus(models=ab.Models())
+    otel.instrument(bus, tracer_provider=provider)
+    assert bus.models is not None
+    async with bus:
+        stream = bus.models.stream([ab.user("hello there")], model="echo-1")
+        async with stream:
+            async for _ in stream:
+                break
+    (chat,) = exporter.get_finished_spans()
+    assert chat.name == "chat echo-1"
+    assert chat.status.is_unset
+    attributes = chat.attributes or {}
+    assert "error.type" not in attributes
+    assert attributes["actorbus.closed_early"] is True
