@@ -7,7 +7,7 @@ connection); tests/log/test_jetstream_processes.py does it with real processes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
@@ -22,12 +22,6 @@ from actorbus.testing import NatsServer
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def nats_server() -> Iterator[NatsServer]:
-    with NatsServer() as server:
-        yield server
 
 
 class ConsumerJob(ab.Message):

@@ -9,7 +9,7 @@ see each other's changes and lose compare-and-swaps to each other. asyncio only
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import anyio
 import nats
@@ -24,13 +24,6 @@ from actorbus.testing import NatsServer
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def nats_server() -> Iterator[NatsServer]:
-    """One nats-server for the module: each test uses a stream of its own."""
-    with NatsServer() as server:
-        yield server
 
 
 def fresh_name() -> str:
