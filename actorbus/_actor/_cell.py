@@ -49,7 +49,8 @@ class Cell(Mailbox):
     """
 
     # An idle actor is mostly this object, so it keeps few slots: state needed
-    # only with concurrency > 1 lives in a _Concurrent made when draining.
+    # rarely (failure counts, wait_idle's event, a concurrent drain's bookkeeping)
+    # lives in a _Rare made the first time it is.
     __slots__ = (
         "_rare",
         "actor",

@@ -137,7 +137,7 @@ async def _load(target: LogTarget, log: JetStreamLog, from_seq: int) -> StreamRe
             if len(page) < _PAGE:
                 break
             from_seq = page[-1].seq + 1
-        cursors = log.cursors()
+        cursors = {**log.cursors(), **await log.actor_cursors()}
     return StreamRecords(records, cursors)
 
 

@@ -220,16 +220,6 @@ class State:
         if isinstance(self._storage, LocalStorage):
             self._storage.replay(await read_prefix(PREFIX))
 
-    def replay(self, records: list[Envelope]) -> None:
-        """Apply logged `StateUpdate` records (in seq order) to rebuild a local store.
-
-        Raises:
-            TypeError: the state is kept in a shared store, not in this process.
-        """
-        if not isinstance(self._storage, LocalStorage):
-            raise TypeError("the state is kept in a shared store; it is not rebuilt from records")
-        self._storage.replay(records)
-
 
 @final
 class StateView:

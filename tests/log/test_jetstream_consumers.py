@@ -251,6 +251,21 @@ async def test_handled_messages_are_acknowledged_on_the_server(nats_server: Nats
     assert info.ack_floor.stream_seq == 10
 
 
+async def test_every_actor_names_cursor_is_its_consumers_ack_floor(
+    nats_server: NatsServer,
+) -> None:
+    seen = Seen()
+    async with buses(nats_server, 2) as (a, b):
+        await a.spawn(Worker, seen, "a", name="worker.one")  # a name that is escaped
+        await b.spawn(Answerer, name="answerer")  # nothing for it yet
+        for n in range(3):
+            await a.publish("jobs.x", ConsumerJob(n=n))
+        await a.drain()
+        log = b.log
+        assert isinstance(log, ab.JetStreamLog)
+        assert await log.actor_cursors() == {"answerer": 0, "worker.one": 3}
+
+
 async def _fill_slow_mailbox(a: ab.Bus, publisher: ab.Bus) -> None:
     for n in range(16):
         await publisher.publish("slow.x", ConsumerJob(n=n))

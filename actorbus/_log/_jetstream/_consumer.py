@@ -48,6 +48,7 @@ __all__ = [
     "StartAt",
     "consumer_name",
     "ack_floor",
+    "ack_floors",
     "filter_subjects",
     "open_feed",
 ]
@@ -65,6 +66,7 @@ _HEARTBEAT = 1.0  # seconds between the server's idle heartbeats on a pull
 _SILENCE = 3.5  # seconds without a word from the server before the pull is sent again
 _RETRY = 0.5  # seconds before trying again after the server did not answer
 _NAME_MAX = 255  # the server's longest consumer name
+_DESCRIPTION = "actorbus actor "  # + the actor name: names survive the escaping
 
 
 def consumer_name(actor: str) -> str:
@@ -237,18 +239,15 @@ class ActorFeed:
         while True:
             try:
                 await self._pull(offer)
-            except (LogUnavailable, OSError, TimeoutError) as exc:
-                logger.warning("%s: pulling for %r failed: %s", self._shown_as, self.actor, exc)
-                await anyio.sleep(_RETRY)
             except Exception as exc:
-                if type(exc).__module__.startswith("nats"):
-                    logger.warning(
-                        "%s: pulling for %r failed: %s: %s",
-                        self._shown_as, self.actor, type(exc).__name__, exc,
-                    )  # fmt: skip
-                    await anyio.sleep(_RETRY)
-                else:
-                    raise
+                retried = (LogUnavailable, OSError, TimeoutError)
+                if not isinstance(exc, retried) and not type(exc).__module__.startswith("nats"):
+                    raise  # a bug of ours, not the server or the connection
+                logger.warning(
+                    "%s: pulling for %r failed: %s: %s",
+                    self._shown_as, self.actor, type(exc).__name__, exc,
+                )  # fmt: skip
+                await anyio.sleep(_RETRY)
 
     async def _pull(self, offer: Offer) -> None:
         # Messages arrive through a subscription callback (nats-py runs it in a task
@@ -471,7 +470,7 @@ async def open_feed(
         config = ConsumerConfig(
             name=name,
             durable_name=name,
-            description=f"actorbus actor {actor}",
+            description=_DESCRIPTION + actor,
             deliver_policy=policy,
             opt_start_seq=start_seq,
             ack_policy=AckPolicy.EXPLICIT,
@@ -509,3 +508,26 @@ async def ack_floor(client: Client, stream: str, actor: str, shown_as: str) -> i
             shown_as, f"asking for the consumer of {actor!r} failed ({exc})"
         ) from exc
     return int(info.ack_floor.stream_seq) if info.ack_floor is not None else 0
+
+
+async def ack_floors(client: Client, stream: str, shown_as: str) -> dict[str, int]:
+    """Return, by actor name, the seq up to which each name on ``stream`` handled everything.
+
+    Raises:
+        LogUnavailable: the server did not answer.
+    """
+    js, offset = client.jetstream(), 0
+    floors: dict[str, int] = {}
+    try:
+        while page := await js.consumers_info(stream, offset):
+            for info in page:
+                described = info.config.description or ""
+                if described.startswith(_DESCRIPTION):
+                    floor = info.ack_floor
+                    floors[described[len(_DESCRIPTION) :]] = (
+                        0 if floor is None else floor.stream_seq
+                    )
+            offset += len(page)
+    except Exception as exc:
+        raise LogUnavailable(shown_as, f"listing the actors' consumers failed ({exc})") from exc
+    return dict(sorted(floors.items()))

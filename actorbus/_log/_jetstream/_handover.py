@@ -46,7 +46,6 @@ class Handover:
 
     __slots__ = (
         "_gap_wake",
-        "_highest",
         "_idle",
         "_order",
         "_reader",
@@ -65,7 +64,6 @@ class Handover:
         self.publisher: Publisher  # set by the log: it needs this object's callbacks
         self.deliver: Deliver | None = None
         """Who gets each record in seq order; None: appends return as soon as stored."""
-        self._highest = released
         self.inflight: dict[str, Pending] = {}
         """Records sent and not done, by id."""
         self._gap_wake: anyio.Event | None = None
@@ -74,7 +72,7 @@ class Handover:
     @property
     def released(self) -> int:
         """The highest seq handed over (or skipped), or, with no `deliver`, stored."""
-        return self._order.released if self.deliver is not None else self._highest
+        return self._order.released
 
     # -- the publisher's callbacks ----------------------------------------------------
 
@@ -86,7 +84,6 @@ class Handover:
             # a consumer of its own): the append returns as soon as it is stored,
             # without waiting for, or reading, the records other publishers stored.
             if not pending.duplicate:
-                self._highest = max(self._highest, pending.seq)
                 order.next_seq = max(order.next_seq, pending.seq + 1)
                 self._release(pending)
             else:

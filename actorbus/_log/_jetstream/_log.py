@@ -43,7 +43,7 @@ from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
 from .._reader import Record
 from ._connect import Credentials, connect, import_nats, redact_url
-from ._consumer import ActorFeed, StartAt, ack_floor, open_feed
+from ._consumer import ActorFeed, StartAt, ack_floor, ack_floors, open_feed
 from ._handover import Deliver, Handover
 from ._kvstate import StateBucket
 from ._listen import listen
@@ -516,8 +516,20 @@ class JetStreamLog:
         return self._open().cursors.has(consumer)
 
     def cursors(self) -> dict[str, int]:
-        """Return every consumer's cursor."""
+        """Return every cursor `commit_cursor` wrote (the protocol's own, in a KV bucket).
+
+        The bus does not write these on JetStream: an actor's cursor is its
+        consumer's ack floor (see `actor_cursors`).
+        """
         return self._open().cursors.snapshot()
+
+    async def actor_cursors(self) -> dict[str, int]:
+        """Return every actor name's cursor: its consumer's ack floor, from any process.
+
+        Raises:
+            LogUnavailable: the server did not answer.
+        """
+        return await ack_floors(self._open().client, self._stream, self._shown_as)
 
     def commit_cursor_nowait(self, consumer: str, seq: int) -> None:
         """Record ``consumer``'s cursor; it is written to the KV bucket shortly after."""
