@@ -42,6 +42,7 @@ from ._errors import NoSubscriber as NoSubscriber
 from ._errors import StateConflict as StateConflict
 from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
+from ._errors import UnpricedModel as UnpricedModel
 from ._ids import new_id as new_id
 from ._log import DedupWindow as DedupWindow
 from ._log import Durability as Durability
@@ -75,6 +76,7 @@ from ._models import EchoTransport as EchoTransport
 from ._models import Models as Models
 from ._models import ModelsConfig as ModelsConfig
 from ._models import Price as Price
+from ._models import PromptTokensDetails as PromptTokensDetails
 from ._models import Provider as Provider
 from ._models import ProviderStatistics as ProviderStatistics
 from ._models import Spend as Spend
@@ -143,6 +145,7 @@ __all__ = [
     "NoSubscriber",
     "Overflow",
     "Price",
+    "PromptTokensDetails",
     "Provider",
     "ProviderStatistics",
     "Receipt",
@@ -162,6 +165,7 @@ __all__ = [
     "Undecodable",
     "UndecodableRecord",
     "UnknownActor",
+    "UnpricedModel",
     "Usage",
     "assistant",
     "backoff_delay",

@@ -29,6 +29,7 @@ The tree::
     |   +-- ModelResponseError             the answer is not a valid completion
     |   +-- ModelUnavailable               retries and fallbacks are exhausted
     |   +-- BudgetExceeded                 the call would overspend a budget
+    |       +-- UnpricedModel              a budget cannot hold a call to a model with no price
     +-- ModelsConfigError (ValueError)     the model configuration is wrong or missing
     +-- AsyncioRequired                    a part that needs asyncio ran under Trio
 """
@@ -60,6 +61,7 @@ __all__ = [
     "MessageTooLarge",
     "UndecodableRecord",
     "UnknownActor",
+    "UnpricedModel",
 ]
 
 
@@ -438,6 +440,35 @@ class BudgetExceeded(ModelError):
             f"a call to {model!r} could cost up to ${needed:.6f}, and {whose} has "
             f"${max(budget - spent, 0.0):.6f} left of its ${budget:.6f} budget: raise the "
             "budget, lower max_tokens, or use a cheaper model",
+        )
+
+
+class UnpricedModel(BudgetExceeded):
+    """A call was refused before it was made: its model has no price, and a budget applies.
+
+    A budget can only hold calls whose cost is known. Give the model a price, or
+    let unpriced calls run outside the budgets (``Budgets(allow_unpriced=True)``).
+
+    Attributes:
+        scope: ``"run"`` or the actor whose budget it is.
+        budget: the budget in dollars.
+        spent: dollars spent or reserved so far.
+        needed: infinity: what the call could cost is unknown.
+    """
+
+    def __init__(self, model: str, scope: str, budget: float, spent: float) -> None:
+        self.scope = scope
+        self.budget = budget
+        self.spent = spent
+        self.needed = float("inf")
+        whose = "the run's" if scope == "run" else f"actor {scope!r}'s"
+        ModelError.__init__(
+            self,
+            model,
+            f"model {model!r} has no price, so a call to it cannot be held to {whose} "
+            f"${budget:.6f} budget: add its price (--prices FILE, [prices] in actorbus.toml, "
+            "or ModelsConfig.prices), or set allow_unpriced = true under [budget] "
+            "(Budgets(allow_unpriced=True)) to let it run uncounted",
         )
 
 

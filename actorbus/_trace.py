@@ -45,7 +45,7 @@ class ChatScope(Protocol):
         provider: str,
         prompt_tokens: int,
         completion_tokens: int,
-        cost: float,
+        cost: float | None,
         attempts: int,
         journaled: bool,
     ) -> None:

@@ -100,7 +100,7 @@ class _ChatScope:
         provider: str,
         prompt_tokens: int,
         completion_tokens: int,
-        cost: float,
+        cost: float | None,
         attempts: int,
         journaled: bool,
     ) -> None:
@@ -110,11 +110,14 @@ class _ChatScope:
                 "gen_ai.provider.name": provider,
                 "gen_ai.usage.input_tokens": prompt_tokens,
                 "gen_ai.usage.output_tokens": completion_tokens,
-                "actorbus.cost": cost,
                 "actorbus.attempts": attempts,
                 "actorbus.journaled": journaled,
             }
         )
+        if cost is None:
+            self._span.set_attribute("actorbus.unpriced", True)  # what it cost is unknown
+        else:
+            self._span.set_attribute("actorbus.cost", cost)
 
 
 @final

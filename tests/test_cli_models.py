@@ -5,6 +5,7 @@ The offline run and its cost table are in test_cli.py.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,73 @@ def test_fake_openai_serves_until_stopped(tmp_path: Path) -> None:
         finally:
             process.terminate()
         assert process.wait(timeout=10) is not None
+
+
+def _row(out: str, label: str) -> list[str]:
+    """Return the cells of the cost table's row ``label`` (label first, as one cell)."""
+    line = next(line for line in out.splitlines() if line.startswith(label))
+    return [label, *line[len(label) :].split()]
+
+
+def test_a_run_on_an_unpriced_model_says_unpriced_and_how_to_add_prices(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        server.reply_with(actors.offline_reply)
+        result = _run(
+            "run", "plan a release", "--base-url", server.base_url, "--model", "local-model",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert progress[-1].endswith("tokens, $0.0000 + 7 unpriced")  # said as it happens
+    assert _row(result.stdout, "model local-model")[-1] == "unpriced"
+    assert _row(result.stdout, "actor writer")[-1] == "unpriced"
+    total = next(line for line in result.stdout.splitlines() if line.startswith("total"))
+    assert total.endswith("0.000000 (excludes 7 unpriced calls)")
+    assert (
+        "7 calls to unpriced models (local-model): add prices with --prices FILE or "
+        "[prices] in actorbus.toml"
+    ) in result.stdout
+
+
+LITELLM_PRICES = {
+    "sample_spec": {"litellm_provider": "one of ...", "mode": "one of: chat, embedding"},
+    "local-model": {
+        "input_cost_per_token": 0.001,
+        "output_cost_per_token": 0.002,
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "supports_vision": False,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param("prices.json", '{"local-model": {"input": 1000, "output": 2000}}', id="ours"),
+        pytest.param(
+            "model_prices_and_context_window.json", json.dumps(LITELLM_PRICES), id="litellm"
+        ),
+    ],
+)
+def test_prices_from_a_file_price_the_run(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    with FakeOpenAI() as server:
+        server.reply_with(actors.offline_reply)
+        result = _run(
+            "run", "plan a release", "--base-url", server.base_url, "--model", "local-model",
+            "--prices", name, cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "unpriced" not in result.stdout
+    _, calls, prompt, completion, cost = _row(result.stdout, "model local-model")
+    assert int(calls) == 7
+    # $1,000 and $2,000 per million tokens: a tenth of a cent a token in, a fifth out
+    assert float(cost) == pytest.approx(int(prompt) * 0.001 + int(completion) * 0.002)
+
+
+def test_a_bad_prices_file_is_one_line(tmp_path: Path) -> None:
+    result = _run("run", "x", "--prices", "missing.json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("actorbus: cannot read prices file 'missing.json'")
+    assert result.stderr.count("\n") == 1

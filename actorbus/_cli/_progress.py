@@ -2,11 +2,11 @@
 
 On a terminal one status line is redrawn in place (carriage return, clear to its
 end), cut to the terminal's width so it never wraps: the tasks done so far, what
-just happened, and the tokens and dollars spent (read from the bus's cost
-report). Anywhere else (a pipe, a log file, CI) each of those is a plain line of
-its own, so the record reads top to bottom. Lasting lines (verdicts, problems)
-are printed as they are, in both modes; the status line comes back with the
-next event.
+just happened, and the tokens and dollars spent, plus how many calls had no price
+(read from the bus's cost report). Anywhere else (a pipe, a log file, CI) each of
+those is a plain line of its own, so the record reads top to bottom. Lasting lines
+(verdicts, problems) are printed as they are, in both modes; the status line comes
+back with the next event.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class StatusLine:
     def _spent(self) -> str:
         total = self._costs().total
         tokens = total.prompt_tokens + total.completion_tokens
-        return f"{tokens:,} tokens, ${total.cost:.4f}"
+        unpriced = f" + {total.unpriced_calls} unpriced" if total.unpriced_calls else ""
+        return f"{tokens:,} tokens, ${total.cost:.4f}{unpriced}"
 
     @staticmethod
     def _fit(line: str) -> str:

@@ -3,7 +3,8 @@
 The team comes from the ``actorbus.teams`` entry points (see `load_team`). Models
 come from ``--models TOML``, or ``--base-url`` (one OpenAI-compatible endpoint),
 or the environment (`ModelsConfig.from_env`); with none of them the team's own
-offline provider answers, with no network. The run is logged to the ``--log``
+offline provider answers, with no network. ``--prices FILE`` adds prices to any
+of them (the configuration's own ``[prices]`` still win). The run is logged to the ``--log``
 (a `SqliteLog` file, or a `JetStreamLog` for a ``nats://`` URL: see `LogTarget`),
 shows live progress (`StatusLine`), and ends with the answer, the review rounds,
 what the model calls cost, and ``actorbus log trace`` commands for its requests.
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 import anyio
+import msgspec
 
 from .._bus import Bus
 from .._errors import ActorbusError, ModelsConfigError
@@ -78,6 +80,13 @@ def _add_model_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--model", metavar="NAME", help="the model every role calls (default: each role's own)"
     )
+    run.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="a prices file adding to the default prices: our format (TOML, or JSON "
+        "{model: {input, output, cached_input}} in $ per million tokens) or LiteLLM's "
+        'model_prices_and_context_window.json; replaces prices = "..." of --models',
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -121,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace, runner: TeamRunner) -> tuple[Models, str]:
     """Return the run's models and how the report names where calls went."""
     config = _config(args)
+    if args.prices is not None:
+        config = msgspec.structs.replace(config, prices_file=args.prices)
     providers = config.providers
     if providers and all(p.offline for p in providers):
         where = "the team's offline provider (no network), priced as the models it stands in for"

@@ -1,6 +1,15 @@
 """Model calls: OpenAI-compatible providers, limits, retries, fallbacks, costs, budgets."""
 
-from ._chat import ChatMessage, Completion, Usage, assistant, estimate_tokens, system, user
+from ._chat import (
+    ChatMessage,
+    Completion,
+    PromptTokensDetails,
+    Usage,
+    assistant,
+    estimate_tokens,
+    system,
+    user,
+)
 from ._client import ProviderStatistics
 from ._config import ECHO_MODEL, Budgets, ModelsConfig, Provider
 from ._costs import CostReport, Spend
@@ -21,6 +30,7 @@ __all__ = [
     "Models",
     "ModelsConfig",
     "Price",
+    "PromptTokensDetails",
     "Provider",
     "ProviderStatistics",
     "Spend",

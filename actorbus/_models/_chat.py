@@ -6,7 +6,16 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ChatMessage", "Completion", "Usage", "assistant", "estimate_tokens", "system", "user"]
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "PromptTokensDetails",
+    "Usage",
+    "assistant",
+    "estimate_tokens",
+    "system",
+    "user",
+]
 
 
 class ChatMessage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -44,8 +53,30 @@ def assistant(text: str) -> ChatMessage:
     return ChatMessage(role="assistant", content=text)
 
 
+class PromptTokensDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """What the prompt tokens were made of, as OpenAI reports it (``usage.prompt_tokens_details``).
+
+    Attributes:
+        cached_tokens: prompt tokens served from the provider's prompt cache; they
+            are part of ``prompt_tokens`` and are billed at the cached-input price.
+
+    Version added: 0.1
+    """
+
+    cached_tokens: int = 0
+
+
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
     """Tokens a call used, as the provider reports them (or estimated: see `Completion`).
+
+    Decoded as the chat completions API sends it; fields a gateway adds are ignored.
+
+    Attributes:
+        prompt_tokens: input tokens, cached ones included.
+        completion_tokens: output tokens (reasoning tokens included, as billed).
+        total_tokens: their sum.
+        prompt_tokens_details: the breakdown of the prompt tokens, when the provider
+            gives one (None: it did not, so no prompt token counts as cached).
 
     Version added: 0.1
     """
@@ -53,6 +84,13 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+
+    @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens served from the cache (0 when the provider reports none)."""
+        details = self.prompt_tokens_details
+        return 0 if details is None else details.cached_tokens
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,7 +104,8 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
         model: the model that answered (as the provider names it).
         provider: the name of the provider that answered.
         latency: seconds from sending the successful request to having the answer.
-        cost: dollars, from the price table (0.0 for a model without a price).
+        cost: dollars, from the price table; None when the model has no price (an
+            unpriced model on a real endpoint: what it cost is unknown, not $0).
         attempts: requests made for this answer, retries and fallbacks included.
         usage_estimated: True when the provider reported no usage and it was
             estimated (streams without a usage chunk).
@@ -83,7 +122,7 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     provider: str
     latency: float
-    cost: float
+    cost: float | None
     attempts: int = 1
     usage_estimated: bool = False
     journaled: bool = False

@@ -25,10 +25,16 @@ environment, or from a TOML file (``actorbus.toml``)::
     [prices."my-model"]    # $ per million tokens; adds to or overrides the defaults
     input = 1.0
     output = 2.0
+    cached_input = 0.25    # optional: prompt tokens the provider served from its cache
 
     [budget]
     run = 5.00             # dollars for the whole run
     actors = { writer = 2.00 }
+    allow_unpriced = false # true: let calls to models without a price run, uncounted
+
+Instead of a ``[prices]`` table, ``prices = "prices.json"`` names a prices file (our
+format or LiteLLM's ``model_prices_and_context_window.json``; see docs/models.md),
+relative to the TOML file's directory.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -121,11 +128,22 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class Budgets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Dollar budgets: for the whole run and per actor name (None: unlimited).
 
+    A call a budget applies to (the run's, or its actor's) must be priced to be held
+    to it: a call to a model without a price is refused with `UnpricedModel` before
+    it is sent, unless ``allow_unpriced`` is set, when it runs and is counted as
+    unpriced (its cost unknown, outside every budget).
+
+    Attributes:
+        run: dollars for the whole run.
+        actors: actor name -> dollars for that actor.
+        allow_unpriced: let calls to unpriced models run although a budget applies.
+
     Version added: 0.1
     """
 
     run: float | None = None
     actors: dict[str, float] = msgspec.field(default_factory=dict)
+    allow_unpriced: bool = False
 
 
 class ModelsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -136,7 +154,11 @@ class ModelsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         default_model: the model for actors that declare none.
         assignments: actor name -> model, overriding what the actor declares.
         fallbacks: model -> models tried in order once it is exhausted.
-        prices: model -> `Price`, added to (and overriding) the default table.
+        prices: model -> `Price`, added to (and overriding) the prices file and the
+            default table.
+        prices_file: a prices file (our format or LiteLLM's JSON),
+            added to (and overriding) the default table. In TOML, ``prices = "path"``,
+            relative to the TOML file's directory.
         budget: dollar budgets.
 
     Version added: 0.1
@@ -147,6 +169,7 @@ class ModelsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     assignments: dict[str, str] = msgspec.field(default_factory=dict)
     fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
     prices: dict[str, Price] = msgspec.field(default_factory=dict)
+    prices_file: str | None = None
     budget: Budgets = msgspec.field(default_factory=Budgets)
 
     @classmethod
@@ -164,7 +187,8 @@ class ModelsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
                 f"cannot read model configuration {str(path)!r}: {exc}"
             ) from exc
         try:
-            return msgspec.toml.decode(data, type=cls)
+            raw = msgspec.toml.decode(data)
+            return msgspec.convert(_prices_path(raw, path), type=cls)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise ModelsConfigError(f"model configuration {str(path)!r} is invalid: {exc}") from exc
 
@@ -202,6 +226,20 @@ class ModelsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     def offline(cls, *, default_model: str | None = None) -> ModelsConfig:
         """Return a configuration with only the offline echo provider, serving any model."""
         return cls(providers=[Provider(name="echo", base_url="echo:")], default_model=default_model)
+
+
+def _prices_path(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Turn ``prices = "file"`` into ``prices_file``, relative to the TOML file ``path``."""
+    if isinstance(raw.get("prices"), str):
+        if "prices_file" in raw:
+            raise ModelsConfigError(
+                f'model configuration {str(path)!r} gives both prices = "..." and '
+                "prices_file: give one"
+            )
+        raw["prices_file"] = raw.pop("prices")
+    if isinstance(file := raw.get("prices_file"), str):
+        raw["prices_file"] = str(path.parent / file)  # an absolute file stays as it is
+    return raw
 
 
 def _number(env: Mapping[str, str], name: str) -> float | None:

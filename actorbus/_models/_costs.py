@@ -5,23 +5,43 @@ output) against the run's budget and its actor's before it is sent, and is refus
 with `BudgetExceeded` if that could overspend: concurrent calls cannot all slip
 under a budget at once. When the call ends the reservation is replaced by the real
 cost (or released, if it failed).
+
+A call to a model without a price costs an unknown amount, not $0: it is counted
+in ``unpriced_calls`` rather than in ``cost``, shown as "unpriced" in the report,
+and logged once per model (a WARNING on ``actorbus.models``). A budget cannot hold
+such a call, so one a budget applies to is refused with `UnpricedModel` unless the
+budgets allow unpriced calls.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import final
 
 import msgspec
 
-from .._errors import BudgetExceeded
+from .._errors import BudgetExceeded, UnpricedModel
 from ._chat import Usage
 from ._config import Budgets
 
 __all__ = ["CostReport", "Ledger", "Reservation", "Spend"]
 
+log = logging.getLogger("actorbus.models")
+
+PRICES_HINT = "add prices with --prices FILE or [prices] in actorbus.toml"
+"""What to do about unpriced models, as the cost report and the warning say it."""
+
 
 class Spend(msgspec.Struct, kw_only=True):
     """Totals for one actor, one model, or the run.
+
+    Attributes:
+        calls: model calls counted, priced or not.
+        prompt_tokens: their prompt tokens.
+        completion_tokens: their completion tokens.
+        cost: dollars the priced calls cost.
+        unpriced_calls: calls to models without a price: what they cost is unknown
+            and not in ``cost``.
 
     Version added: 0.1
     """
@@ -30,13 +50,17 @@ class Spend(msgspec.Struct, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    unpriced_calls: int = 0
 
-    def add(self, usage: Usage, cost: float) -> None:
-        """Count one call."""
+    def add(self, usage: Usage, cost: float | None) -> None:
+        """Count one call; ``cost`` None: it was unpriced."""
         self.calls += 1
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
-        self.cost += cost
+        if cost is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost += cost
 
 
 class CostReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,19 +76,37 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     by_model: dict[str, Spend]
 
     def format(self) -> str:
-        """Return the report as a small text table."""
+        """Return the report as a small text table.
+
+        Rows whose calls were all unpriced say "unpriced" instead of a cost; a row
+        with some says how many its cost leaves out; a last line names the unpriced
+        models and how to price them.
+        """
         lines = [f"{'':<24} {'calls':>6} {'in tok':>9} {'out tok':>9} {'cost $':>11}"]
-
-        def row(label: str, s: Spend) -> str:
-            return (
-                f"{label:<24} {s.calls:>6} {s.prompt_tokens:>9} {s.completion_tokens:>9} "
-                f"{s.cost:>11.6f}"
+        lines += [_row(f"actor {name}", s) for name, s in sorted(self.by_actor.items())]
+        lines += [_row(f"model {name}", s) for name, s in sorted(self.by_model.items())]
+        lines.append(_row("total", self.total, total=True))
+        unpriced = sorted(name for name, s in self.by_model.items() if s.unpriced_calls)
+        if unpriced:
+            n = self.total.unpriced_calls
+            lines.append(
+                f"{n} call{'' if n == 1 else 's'} to unpriced models ({', '.join(unpriced)}): "
+                f"{PRICES_HINT}"
             )
-
-        lines += [row(f"actor {name}", s) for name, s in sorted(self.by_actor.items())]
-        lines += [row(f"model {name}", s) for name, s in sorted(self.by_model.items())]
-        lines.append(row("total", self.total))
         return "\n".join(lines)
+
+
+def _row(label: str, s: Spend, *, total: bool = False) -> str:
+    head = f"{label:<24} {s.calls:>6} {s.prompt_tokens:>9} {s.completion_tokens:>9}"
+    if s.unpriced_calls and s.unpriced_calls == s.calls and not total:
+        return f"{head} {'unpriced':>11}"
+    cost = f"{head} {s.cost:>11.6f}"
+    if not s.unpriced_calls:
+        return cost
+    if total:
+        n = s.unpriced_calls
+        return f"{cost} (excludes {n} unpriced call{'' if n == 1 else 's'})"
+    return f"{cost} (+{s.unpriced_calls} unpriced)"
 
 
 @final
@@ -93,12 +135,16 @@ class Ledger:
         self._reserved = 0.0
         self._reserved_by_actor: dict[str, float] = {}
 
-    def reserve(self, model: str, actor: str | None, amount: float) -> Reservation:
-        """Hold ``amount`` dollars for a call, or refuse it.
+    def reserve(self, model: str, actor: str | None, amount: float | None) -> Reservation:
+        """Hold ``amount`` dollars for a call, or refuse it; ``amount`` None: unpriced.
 
         Raises:
             BudgetExceeded: the run's or the actor's budget cannot cover it.
+            UnpricedModel: the call is unpriced, a budget applies to it, and the
+                budgets do not allow unpriced calls.
         """
+        if amount is None:
+            return self._reserve_unpriced(model, actor)
         run = self._budgets.run
         if run is not None and self._total.cost + self._reserved + amount > run:
             raise BudgetExceeded(model, "run", run, self._total.cost + self._reserved, amount)
@@ -111,6 +157,15 @@ class Ledger:
             self._reserved_by_actor[actor] = self._reserved_by_actor.get(actor, 0.0) + amount
         return Reservation(actor, amount)
 
+    def _reserve_unpriced(self, model: str, actor: str | None) -> Reservation:
+        budgets = self._budgets
+        if not budgets.allow_unpriced:
+            if (run := budgets.run) is not None:
+                raise UnpricedModel(model, "run", run, self._total.cost + self._reserved)
+            if actor is not None and (limit := budgets.actors.get(actor)) is not None:
+                raise UnpricedModel(model, actor, limit, self._spent(actor))
+        return Reservation(actor, 0.0)  # no budget holds it: it runs, counted as unpriced
+
     def _spent(self, actor: str) -> float:
         spend = self._by_actor.get(actor)
         return (0.0 if spend is None else spend.cost) + self._reserved_by_actor.get(actor, 0.0)
@@ -121,19 +176,30 @@ class Ledger:
             return
         reservation.settled = True
         self._reserved -= reservation.amount
-        if reservation.actor is not None:
+        if reservation.actor is not None and reservation.amount:  # an unpriced call held none
             self._reserved_by_actor[reservation.actor] -= reservation.amount
 
-    def settle(self, reservation: Reservation, model: str, usage: Usage, cost: float) -> None:
-        """Replace a reservation with the call's real cost."""
+    def settle(
+        self, reservation: Reservation, model: str, usage: Usage, cost: float | None
+    ) -> None:
+        """Replace a reservation with the call's real cost (None: unpriced)."""
         self.release(reservation)
         self.charge(reservation.actor, model, usage, cost)
 
-    def charge(self, actor: str | None, model: str, usage: Usage, cost: float) -> None:
-        """Count a call's usage and cost in the totals."""
+    def charge(self, actor: str | None, model: str, usage: Usage, cost: float | None) -> None:
+        """Count a call's usage and cost (None: unpriced) in the totals.
+
+        The first unpriced call of each model is logged as a WARNING.
+        """
         self._total.add(usage, cost)
-        self._by_model.setdefault(model, Spend()).add(usage, cost)
+        by_model = self._by_model.setdefault(model, Spend())
+        by_model.add(usage, cost)
         self._by_actor.setdefault(actor or "(no actor)", Spend()).add(usage, cost)
+        if cost is None and by_model.unpriced_calls == 1:
+            log.warning(
+                "model %r has no price: its calls are counted as unpriced, not as $0; %s",
+                model, PRICES_HINT, extra={"model": model, "actor": actor},
+            )  # fmt: skip
 
     def report(self) -> CostReport:
         """Return a snapshot of the totals."""

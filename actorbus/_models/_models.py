@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Protocol, final
 
 import httpx
+import msgspec
 
 from .._backend import current_library
 from .._errors import AsyncioRequired, ModelResponseError, ModelsConfigError, ModelUnavailable
@@ -26,7 +27,7 @@ from ._chat import ChatMessage, Completion, Usage, estimate_tokens, prompt_chars
 from ._client import GiveUp, ProviderClient, ProviderCounters, ProviderStatistics
 from ._config import ModelsConfig, Provider
 from ._costs import CostReport, Ledger, Reservation
-from ._prices import PriceTable
+from ._price_file import price_table
 from ._wire import Chunk, WireCompletion, decode_chunk, decode_completion, encode_request
 
 __all__ = ["DEFAULT_MAX_TOKENS", "CompletionJournal", "Models", "Stream"]
@@ -85,7 +86,7 @@ class Models:
         if len(set(names)) != len(names):
             raise ModelsConfigError(f"provider names must be unique, got {names}")
         self._transports = dict(transports or {})
-        self._prices = PriceTable(self._config.prices)
+        self._prices = price_table(self._config)
         self._ledger = Ledger(self._config.budget)
         self._clients: dict[str, ProviderClient] = {}
         self._stats = {name: ProviderCounters() for name in names}
@@ -273,7 +274,7 @@ class Models:
         attempts, last = 0, ""
         for candidate in self._chain(model):
             client = self._client(candidate)
-            tokens, reservation = self._reserve(candidate, actor, chat, params)
+            tokens, reservation = self._reserve(client, candidate, actor, chat, params)
             body = encode_request(candidate, chat, params, stream=stream)
             receive = _opened if stream else functools.partial(_whole, client, candidate)
             try:
@@ -316,13 +317,19 @@ class Models:
         return [model, *self._config.fallbacks.get(model, [])]
 
     def _reserve(
-        self, model: str, actor: str | None, chat: list[ChatMessage], params: Mapping[str, Any]
+        self,
+        client: ProviderClient,
+        model: str,
+        actor: str | None,
+        chat: list[ChatMessage],
+        params: Mapping[str, Any],
     ) -> tuple[int, Reservation]:
         prompt = estimate_tokens(prompt_chars(chat))
         out = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
-        reservation = self._ledger.reserve(
-            model, actor, self._prices.worst_case(model, prompt, int(out))
-        )
+        worst = self._prices.worst_case(
+            model, prompt, int(out), offline=client.provider.offline
+        )  # None: unpriced, which a budget refuses
+        reservation = self._ledger.reserve(model, actor, worst)
         return prompt + int(out), reservation
 
     def _settle(
@@ -343,17 +350,16 @@ class Models:
         estimated: bool,
     ) -> Completion:
         if usage.total_tokens == 0 and (usage.prompt_tokens or usage.completion_tokens):
-            usage = Usage(
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                total_tokens=usage.prompt_tokens + usage.completion_tokens,
+            usage = msgspec.structs.replace(
+                usage, total_tokens=usage.prompt_tokens + usage.completion_tokens
             )
-        cost = self._prices.cost(model, usage)
+        price = self._prices.price(model, offline=client.provider.offline)
+        cost = None if price is None else price.cost(usage)  # None: unpriced, not $0
         self._ledger.settle(reservation, model, usage, cost)
         stats = client.stats
         stats.prompt_tokens += usage.prompt_tokens
         stats.completion_tokens += usage.completion_tokens
-        stats.cost += cost
+        stats.cost += cost or 0.0
         return Completion(
             text=text, finish_reason=finish_reason, tool_calls=tool_calls, usage=usage,
             model=answered_by, provider=client.provider.name, latency=latency, cost=cost,

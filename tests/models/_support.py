@@ -40,7 +40,7 @@ def answer(
     }
 
 
-def sse(*texts: str, usage: dict[str, int] | None = None, done: bool = True) -> bytes:
+def sse(*texts: str, usage: dict[str, Any] | None = None, done: bool = True) -> bytes:
     """Return a server-sent event stream of ``texts`` as content deltas."""
     events: list[dict[str, Any]] = [
         {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}

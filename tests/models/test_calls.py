@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ class TestAnswers:
         assert done.model == "gpt-4.1"
         assert done.provider == "p"
         assert done.attempts == 1
-        assert done.cost == pytest.approx(8.00)  # the default price of gpt-4.1 per MTok
+        assert done.cost == pytest.approx(2.00)  # gpt-4.1's default input price per MTok
         assert done.latency >= 0
         assert not done.journaled
         (request,) = seen
@@ -64,10 +65,11 @@ class TestAnswers:
             await models.complete(HI, model="deepseek-v3", actor="researcher")
             await models.complete(HI, model="gpt-4.1", actor="writer")
         report = models.costs()
-        assert report.by_actor["researcher"].cost == pytest.approx(0.42)
-        assert report.by_actor["writer"].cost == pytest.approx(8.00)
+        # half a MTok in and out: deepseek-v3 at 0.28/0.42, gpt-4.1 at 2.00/8.00 per MTok
+        assert report.by_actor["researcher"].cost == pytest.approx(0.35)
+        assert report.by_actor["writer"].cost == pytest.approx(5.00)
         assert report.by_model["gpt-4.1"].calls == 1
-        assert report.total.cost == pytest.approx(8.42)
+        assert report.total.cost == pytest.approx(5.35)
 
     @pytest.mark.parametrize(
         ("body", "reason"),
@@ -285,7 +287,50 @@ class TestBudgets:
             assert seen == []
             cheap = await models.complete(HI, model="gpt-4.1", max_tokens=10)
         assert caught.value.scope == "run"
+        assert cheap.cost is not None
         assert cheap.cost <= 0.001
+
+    @pytest.mark.parametrize(
+        "budget",
+        [
+            pytest.param(ab.Budgets(run=100.0), id="run"),
+            pytest.param(ab.Budgets(actors={"writer": 100.0}), id="actor"),
+        ],
+    )
+    async def test_a_budget_refuses_an_unpriced_model_without_a_request(
+        self, budget: ab.Budgets
+    ) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+            ],
+            budget=budget,
+        )
+        models, seen = models_over(lambda r: httpx.Response(200, json=answer()), config=config)
+        async with models:
+            with pytest.raises(ab.UnpricedModel, match="allow_unpriced"):
+                await models.complete(HI, model="mystery-model", actor="writer")
+            with pytest.raises(ab.UnpricedModel):
+                await anext(aiter(models.stream(HI, model="mystery-model", actor="writer")))
+            assert seen == []
+            await models.complete(HI, model="gpt-4.1", actor="writer")  # priced: it runs
+        assert len(seen) == 1
+
+    async def test_allow_unpriced_lets_an_unpriced_model_run_under_a_budget(self) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+            ],
+            budget=ab.Budgets(run=0.001, allow_unpriced=True),
+        )
+        models, seen = models_over(lambda r: httpx.Response(200, json=answer()), config=config)
+        async with models:
+            done = await models.complete(HI, model="mystery-model", actor="writer")
+            with pytest.raises(ab.BudgetExceeded):  # priced calls are still held to it
+                await models.complete(HI, model="gpt-4.1", actor="writer")
+        assert done.cost is None
+        assert len(seen) == 1
+        assert models.costs().total.unpriced_calls == 1
 
     async def test_the_reservation_is_released_when_the_call_fails(self) -> None:
         config = ab.ModelsConfig(
@@ -307,6 +352,86 @@ class TestBudgets:
             await models.complete(HI, model="gpt-4.1", actor="writer", max_tokens=1000)
 
 
+def with_cache(body: dict[str, Any], cached_tokens: int) -> dict[str, Any]:
+    """Add OpenAI's usage details (cached prompt tokens, and fields we ignore) to a body."""
+    body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached_tokens, "audio_tokens": 0}
+    body["usage"]["completion_tokens_details"] = {"reasoning_tokens": 0}
+    return body
+
+
+class TestPrices:
+    async def test_cached_prompt_tokens_are_decoded_and_priced_apart(self) -> None:
+        body = with_cache(answer(prompt=1_000_000, completion=100_000), 400_000)
+        models, _ = models_over(lambda r: httpx.Response(200, json=body))
+        async with models:
+            done = await models.complete(HI, model="gpt-4.1", actor="a")
+        assert done.usage.cached_tokens == 400_000
+        assert done.usage.prompt_tokens_details == ab.PromptTokensDetails(cached_tokens=400_000)
+        # gpt-4.1: 600k uncached at $2.00, 400k cached at $0.50, 100k out at $8.00 per MTok
+        assert done.cost == pytest.approx(1.2 + 0.2 + 0.8)
+        assert models.costs().total.cost == pytest.approx(2.2)
+
+    async def test_a_streams_usage_chunk_brings_its_cached_tokens(self) -> None:
+        usage = {
+            "prompt_tokens": 1_000_000,
+            "completion_tokens": 0,
+            "total_tokens": 1_000_000,
+            "prompt_tokens_details": {"cached_tokens": 1_000_000},
+        }
+        body = sse("hi", usage=usage)
+        models, _ = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            stream = models.stream(HI, model="deepseek-chat")
+            await stream.text()
+        assert stream.completion is not None
+        assert stream.completion.usage.cached_tokens == 1_000_000
+        assert stream.completion.cost == pytest.approx(0.028)  # deepseek-chat's cache hit price
+
+    async def test_an_unpriced_model_on_a_real_endpoint_costs_unknown_not_zero(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="actorbus.models")
+        models, seen = models_over(lambda r: httpx.Response(200, json=answer(model="m")))
+        async with models:
+            first = await models.complete(HI, model="mystery-model", actor="a")
+            await models.complete(HI, model="mystery-model", actor="a")
+            priced = await models.complete(HI, model="gpt-4.1", actor="a")
+        assert len(seen) == 3  # no budget: unpriced calls run
+        assert first.cost is None
+        assert priced.cost is not None
+        spend = models.costs().by_model["mystery-model"]
+        assert (spend.calls, spend.unpriced_calls, spend.cost) == (2, 2, 0.0)
+        assert models.statistics()["p"].cost == pytest.approx(priced.cost)
+        text = models.costs().format()
+        row = next(line for line in text.splitlines() if line.startswith("model mystery-model"))
+        assert row.endswith("unpriced")
+        assert "2 calls to unpriced models (mystery-model): add prices with --prices FILE" in text
+        warnings = [r.getMessage() for r in caplog.records if "has no price" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "'mystery-model'" in warnings[0]
+
+    async def test_the_offline_echo_provider_prices_an_unknown_model_at_zero(self) -> None:
+        async with ab.Models(ab.ModelsConfig.offline()) as models:
+            done = await models.complete(HI, model="mystery-model")
+        assert done.cost == 0.0
+        assert models.costs().total.unpriced_calls == 0
+
+    async def test_a_configured_price_applies_to_a_dated_and_prefixed_name(self) -> None:
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+            ],
+            prices={"house-model": ab.Price(input=1.0, output=3.0)},
+        )
+        models, _ = models_over(
+            lambda r: httpx.Response(200, json=answer(prompt=1_000_000, completion=1_000_000)),
+            config=config,
+        )
+        async with models:
+            done = await models.complete(HI, model="gw/house-model-2026-01-31")
+        assert done.cost == pytest.approx(4.0)
+
+
 class TestStreams:
     async def test_deltas_arrive_in_order_and_the_completion_has_the_reported_usage(self) -> None:
         usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
@@ -324,7 +449,7 @@ class TestStreams:
         assert done is not None
         assert done.text == "Hello world"
         assert done.finish_reason == "stop"
-        assert done.usage == ab.Usage(**usage)
+        assert done.usage == ab.Usage(prompt_tokens=7, completion_tokens=3, total_tokens=10)
         assert not done.usage_estimated
         request = json.loads(seen[0].content)
         assert request["stream"] is True

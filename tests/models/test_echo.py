@@ -31,6 +31,7 @@ class TestRespond:
             done = await models.complete(CHAT, model="gpt-4.1", max_tokens=5)
         assert done.text == "gpt-4.1 as a critic"
         assert done.usage.completion_tokens > 0  # priced like any answer
+        assert done.cost is not None
         assert done.cost > 0
 
     async def test_scripted_replies_come_first_then_respond(self) -> None:
