@@ -36,6 +36,7 @@ from ._errors import MessageTooLarge as MessageTooLarge
 from ._errors import ModelError as ModelError
 from ._errors import ModelResponseError as ModelResponseError
 from ._errors import ModelsConfigError as ModelsConfigError
+from ._errors import ModelTimeout as ModelTimeout
 from ._errors import ModelUnavailable as ModelUnavailable
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
@@ -135,6 +136,7 @@ __all__ = [
     "MessageTooLarge",
     "ModelError",
     "ModelResponseError",
+    "ModelTimeout",
     "ModelUnavailable",
     "Models",
     "ModelsConfig",

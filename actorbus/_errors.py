@@ -28,6 +28,7 @@ The tree::
     |   +-- AuthenticationError            the provider refused the API key (401/403)
     |   +-- ModelResponseError             the answer is not a valid completion
     |   +-- ModelUnavailable               retries and fallbacks are exhausted
+    |   |   +-- ModelTimeout (TimeoutError)  the call ran past its deadline
     |   +-- BudgetExceeded                 the call would overspend a budget
     +-- ModelsConfigError (ValueError)     the model configuration is wrong or missing
     +-- AsyncioRequired                    a part that needs asyncio ran under Trio
@@ -46,6 +47,7 @@ __all__ = [
     "BusClosed",
     "ModelError",
     "ModelResponseError",
+    "ModelTimeout",
     "ModelUnavailable",
     "ModelsConfigError",
     "StateConflict",
@@ -496,3 +498,19 @@ class StateConflict(ActorbusError):
             f"state key {key!r} is {now}, not {wanted}: someone changed it first; re-read "
             "it and try again, or use update(), which does that for you"
         )
+
+
+class ModelTimeout(ModelUnavailable, TimeoutError):
+    """A model call ran past its provider's ``deadline``.
+
+    The deadline bounds the whole call, from the first request to the last byte of
+    the answer, retries and streaming included: a server that keeps a stream
+    alive with comments or empty deltas cannot hold a handler forever.
+
+    Attributes:
+        deadline: the deadline, in seconds.
+    """
+
+    def __init__(self, model: str, attempts: int, deadline: float, during: str) -> None:
+        self.deadline = deadline
+        super().__init__(model, attempts, f"the call's deadline of {deadline:g} s passed {during}")
