@@ -27,6 +27,7 @@ from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BudgetExceeded as BudgetExceeded
 from ._errors import BusClosed as BusClosed
 from ._errors import DuplicateActor as DuplicateActor
+from ._errors import InvalidSubscription as InvalidSubscription
 from ._errors import InvalidTopic as InvalidTopic
 from ._errors import LogFileError as LogFileError
 from ._errors import LogTruncated as LogTruncated
@@ -36,9 +37,11 @@ from ._errors import MessageTooLarge as MessageTooLarge
 from ._errors import ModelError as ModelError
 from ._errors import ModelResponseError as ModelResponseError
 from ._errors import ModelsConfigError as ModelsConfigError
+from ._errors import ModelTimeout as ModelTimeout
 from ._errors import ModelUnavailable as ModelUnavailable
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
+from ._errors import Permanent as Permanent
 from ._errors import StateConflict as StateConflict
 from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
@@ -126,6 +129,7 @@ __all__ = [
     "Envelope",
     "EnvelopeInfo",
     "EventLog",
+    "InvalidSubscription",
     "InvalidTopic",
     "JetStreamLog",
     "LogFileError",
@@ -137,6 +141,7 @@ __all__ = [
     "MessageTooLarge",
     "ModelError",
     "ModelResponseError",
+    "ModelTimeout",
     "ModelUnavailable",
     "Models",
     "ModelsConfig",
@@ -144,6 +149,7 @@ __all__ = [
     "NoReplyExpected",
     "NoSubscriber",
     "Overflow",
+    "Permanent",
     "Price",
     "PromptTokensDetails",
     "Provider",

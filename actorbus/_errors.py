@@ -5,36 +5,52 @@ the limit) and composes a message that says what went wrong and what to do about
 it. Where a builtin exception fits, the class inherits it too, so callers who
 already catch `ValueError` or `TimeoutError` keep working.
 
-The tree::
+`Permanent` marks an error that cannot succeed on a retry: the supervisor
+dead-letters the message at once instead of running the handler again
+(`is_permanent` is that rule, in one place). Users mix it into their own errors.
+
+The tree (``[P]``: also a `Permanent`)::
 
     ActorbusError
-    +-- InvalidTopic (ValueError)          a topic or pattern is malformed
-    +-- ActorDefinitionError (TypeError)   an Actor subclass is declared wrongly
-    +-- DuplicateActor (ValueError)        an actor name is already taken on this bus
-    +-- UnknownActor (LookupError)         no actor has that name on this bus
-    +-- MailboxFull                        a `reject` mailbox refused a message
-    +-- NoSubscriber (LookupError)         `ask` found nobody subscribed to the topic
-    +-- AskTimeout (TimeoutError)          `ask` got no reply in time
-    +-- AskFailed                          the handler of an `ask` failed for good
-    +-- NoReplyExpected                    `reply` on a message that was not an ask
-    +-- LogTruncated (LookupError)         a log no longer holds the records asked for
-    +-- UndecodableRecord (ValueError)     a durable record cannot be turned back into a message
-    +-- LogFileError                       a log file is not one this version can use
-    +-- LogUnavailable                     a log's server cannot be reached or refused a record
-    +-- MessageTooLarge (ValueError)       a message is larger than the log accepts
-    +-- BusClosed                          you closed the bus (or have not opened it)
-    +-- StateConflict                      a state key changed first (compare-and-swap)
-    +-- ModelError                         a model call failed
-    |   +-- AuthenticationError            the provider refused the API key (401/403)
-    |   +-- ModelResponseError             the answer is not a valid completion
-    |   +-- ModelUnavailable               retries and fallbacks are exhausted
-    |   +-- BudgetExceeded                 the call would overspend a budget
-    |       +-- UnpricedModel              a budget cannot hold a call to a model with no price
-    +-- ModelsConfigError (ValueError)     the model configuration is wrong or missing
-    +-- AsyncioRequired                    a part that needs asyncio ran under Trio
+    +-- InvalidTopic (ValueError)            [P] a topic or pattern is malformed
+    +-- ActorDefinitionError (TypeError)     [P] an Actor subclass is declared wrongly
+    |   +-- InvalidSubscription (InvalidTopic)   its `subscribe` holds a bad pattern
+    +-- DuplicateActor (ValueError)              an actor name is already taken on this bus
+    +-- UnknownActor (LookupError)               no actor has that name on this bus
+    +-- MailboxFull                              a `reject` mailbox refused a message
+    +-- NoSubscriber (LookupError)               `ask` found nobody subscribed to the topic
+    +-- AskTimeout (TimeoutError)                `ask` got no reply in time
+    +-- AskFailed                            [P] the handler of an `ask` failed for good
+    +-- NoReplyExpected                      [P] `reply` on a message that was not an ask
+    +-- LogTruncated (LookupError)           [P] a log no longer holds the records asked for
+    +-- UndecodableRecord (ValueError)       [P] a durable record cannot become a message
+    +-- LogFileError                         [P] a log file is not one this version can use
+    +-- LogUnavailable                           a log's server cannot be reached or refused
+    +-- MessageTooLarge (ValueError)         [P] a message is larger than the log accepts
+    +-- BusClosed                                you closed the bus (or have not opened it)
+    +-- StateConflict                            a state key changed first (compare-and-swap)
+    +-- ModelError                           [P] a model call failed (every subclass is [P])
+    |   +-- AuthenticationError                  the provider refused the API key (401/403)
+    |   +-- ModelResponseError                   the answer is not a valid completion
+    |   +-- ModelUnavailable                     retries and fallbacks are exhausted
+    |   |   +-- ModelTimeout (TimeoutError)      the call ran past its deadline
+    |   +-- BudgetExceeded                       the call would overspend a budget
+    |   |   +-- UnpricedModel                    a budget cannot hold a call with no price
+    +-- ModelsConfigError (ValueError)       [P] the model configuration is wrong or missing
+    +-- AsyncioRequired                      [P] a part that needs asyncio ran under Trio
+
+    Permanent (Exception)                        the marker; not an ActorbusError
+
+Not marked, because a later attempt can succeed: `DuplicateActor` and
+`UnknownActor` (another task may stop or spawn the actor), `MailboxFull`,
+`NoSubscriber`, `AskTimeout`, `LogUnavailable` and `StateConflict`; nor is
+`BusClosed`, which is about the bus, not the message (dead-lettering at once
+would let a durable cursor pass a message a restart should handle).
 """
 
 from __future__ import annotations
+
+import msgspec
 
 __all__ = [
     "ActorDefinitionError",
@@ -47,22 +63,61 @@ __all__ = [
     "BusClosed",
     "ModelError",
     "ModelResponseError",
+    "ModelTimeout",
     "ModelUnavailable",
     "ModelsConfigError",
     "StateConflict",
     "DuplicateActor",
+    "InvalidSubscription",
     "InvalidTopic",
     "LogTruncated",
     "MailboxFull",
     "NoReplyExpected",
     "NoSubscriber",
+    "Permanent",
     "LogFileError",
     "LogUnavailable",
     "MessageTooLarge",
     "UndecodableRecord",
     "UnknownActor",
     "UnpricedModel",
+    "is_permanent",
 ]
+
+
+class Permanent(Exception):
+    """Marks an error that cannot succeed on a retry: the supervisor does not retry it.
+
+    A handler that raises a `Permanent` error has its message dead-lettered at
+    once (``attempts=1``; an `ask` gets `AskFailed` at once) instead of being run
+    again ``max_retries`` times. Mix it into your own errors when running the
+    handler again with the same message can only fail the same way::
+
+        class PaymentDeclined(actorbus.Permanent, ValueError):
+            pass
+
+    actorbus marks its own such errors (the tree in the README shows which),
+    among them every `ModelError`: the models layer has already spent its own
+    retries and fallbacks, so running the handler again would only multiply them.
+
+    Version added: 0.1
+    """
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Tell whether ``exc`` cannot succeed on a retry: the supervisor's one rule.
+
+    Permanent are: a `Permanent` (actorbus's marked errors and users' own);
+    msgspec's ``DecodeError``, ``ValidationError`` included (a handler decoding
+    or validating data in its message fails the same way every time); and an
+    exception group whose exceptions all are (a task group of model calls that
+    all gave up).
+    """
+    if isinstance(exc, Permanent | msgspec.DecodeError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_permanent(inner) for inner in exc.exceptions)
+    return False
 
 
 class ActorbusError(Exception):
@@ -72,7 +127,7 @@ class ActorbusError(Exception):
     """
 
 
-class InvalidTopic(ActorbusError, ValueError):
+class InvalidTopic(ActorbusError, ValueError, Permanent):
     """A topic or subscription pattern is malformed.
 
     Attributes:
@@ -90,7 +145,7 @@ class InvalidTopic(ActorbusError, ValueError):
         )
 
 
-class ActorDefinitionError(ActorbusError, TypeError):
+class ActorDefinitionError(ActorbusError, TypeError, Permanent):
     """An `Actor` subclass is declared in a way actorbus cannot use.
 
     Raised when the class is defined (bad class attributes) or first spawned (bad
@@ -105,6 +160,36 @@ class ActorDefinitionError(ActorbusError, TypeError):
         self.actor = actor
         self.problem = problem
         super().__init__(f"actor class {actor}: {problem}")
+
+
+class InvalidSubscription(ActorDefinitionError, InvalidTopic):
+    """An `Actor` subclass's ``subscribe`` holds a malformed pattern (or one not a str).
+
+    Raised when the class is defined. It is both a mistake in the class
+    (`ActorDefinitionError`) and a bad pattern (`InvalidTopic`), so either
+    ``except`` catches it.
+
+    Attributes:
+        actor: the qualified name of the actor class.
+        topic: the offending pattern as written (its repr if it is not a str).
+        reason: why it was refused.
+        problem: the whole complaint, as `ActorDefinitionError` has it.
+
+    Version added: 0.1
+    """
+
+    def __init__(self, actor: str, pattern: object, reason: str) -> None:
+        self.actor = actor
+        self.topic = pattern if isinstance(pattern, str) else repr(pattern)
+        self.reason = reason
+        self.problem = (
+            f"`subscribe` holds the invalid pattern {pattern!r}: {reason}. Patterns are "
+            "dot-separated tokens such as 'tasks.research'; '*' stands for one token, a "
+            "final '>' for the rest, and '{name}' for the actor's name"
+        )
+        # Both bases build a message in their __init__; this one is both, so it
+        # sets their fields itself and builds one message.
+        Exception.__init__(self, f"actor class {actor}: {self.problem}")
 
 
 class DuplicateActor(ActorbusError, ValueError):
@@ -194,8 +279,11 @@ class AskTimeout(ActorbusError, TimeoutError):
         )
 
 
-class AskFailed(ActorbusError):
+class AskFailed(ActorbusError, Permanent):
     """The handler of an `ask` raised on every attempt, so the request was dead-lettered.
+
+    `Permanent`: the asked actor has spent its retries, so an asking handler that
+    lets this escape is not run again (which would ask, and retry, all over).
 
     Attributes:
         topic: the topic asked.
@@ -218,7 +306,7 @@ class AskFailed(ActorbusError):
         )
 
 
-class NoReplyExpected(ActorbusError):
+class NoReplyExpected(ActorbusError, Permanent):
     """`ctx.reply` was called while handling a message that was not sent with `ask`.
 
     Attributes:
@@ -233,7 +321,7 @@ class NoReplyExpected(ActorbusError):
         )
 
 
-class LogTruncated(ActorbusError, LookupError):
+class LogTruncated(ActorbusError, LookupError, Permanent):
     """A log no longer holds the records asked for: they fell out of its retention.
 
     Attributes:
@@ -251,7 +339,7 @@ class LogTruncated(ActorbusError, LookupError):
         )
 
 
-class UndecodableRecord(ActorbusError, ValueError):
+class UndecodableRecord(ActorbusError, ValueError, Permanent):
     """A record in a durable log cannot be decoded into a message.
 
     The record stays in the log untouched; an actor that was to receive it gets a
@@ -270,7 +358,7 @@ class UndecodableRecord(ActorbusError, ValueError):
         super().__init__(f"record seq={seq} of type {type!r} cannot be decoded: {reason}")
 
 
-class LogFileError(ActorbusError):
+class LogFileError(ActorbusError, Permanent):
     """A log file cannot be used: it is not an actorbus log, is newer, or is damaged.
 
     The file is left exactly as it was found.
@@ -304,7 +392,7 @@ class LogUnavailable(ActorbusError):
         super().__init__(f"event log {log} is unavailable: {reason}")
 
 
-class MessageTooLarge(ActorbusError, ValueError):
+class MessageTooLarge(ActorbusError, ValueError, Permanent):
     """A message, once encoded, is larger than the log accepts; nothing was published.
 
     Attributes:
@@ -342,8 +430,12 @@ class BusClosed(ActorbusError):
         )
 
 
-class ModelError(ActorbusError):
+class ModelError(ActorbusError, Permanent):
     """A model call failed; the subclass says how.
+
+    Every `ModelError` is `Permanent`: the models layer retries what a retry can
+    mend (429, 5xx, timeouts) and tries the fallbacks before it raises, so the
+    supervisor does not run the handler again.
 
     Attributes:
         model: the model asked for.
@@ -472,7 +564,7 @@ class UnpricedModel(BudgetExceeded):
         )
 
 
-class ModelsConfigError(ActorbusError, ValueError):
+class ModelsConfigError(ActorbusError, ValueError, Permanent):
     """The model configuration is wrong: an unknown model, a bad file, a missing setting.
 
     Attributes:
@@ -484,7 +576,7 @@ class ModelsConfigError(ActorbusError, ValueError):
         super().__init__(problem)
 
 
-class AsyncioRequired(ActorbusError):
+class AsyncioRequired(ActorbusError, Permanent):
     """A part of actorbus that only runs on asyncio was used under another library.
 
     Args:
@@ -527,3 +619,19 @@ class StateConflict(ActorbusError):
             f"state key {key!r} is {now}, not {wanted}: someone changed it first; re-read "
             "it and try again, or use update(), which does that for you"
         )
+
+
+class ModelTimeout(ModelUnavailable, TimeoutError):
+    """A model call ran past its provider's ``deadline``.
+
+    The deadline bounds the whole call, from the first request to the last byte of
+    the answer, retries and streaming included: a server that keeps a stream
+    alive with comments or empty deltas cannot hold a handler forever.
+
+    Attributes:
+        deadline: the deadline, in seconds.
+    """
+
+    def __init__(self, model: str, attempts: int, deadline: float, during: str) -> None:
+        self.deadline = deadline
+        super().__init__(model, attempts, f"the call's deadline of {deadline:g} s passed {during}")

@@ -33,8 +33,9 @@ class Worker(ab.Actor):
     message on ``<coordinator>.register``), and again whenever that coordinator
     starts, so spawn order does not matter; on stop it withdraws them. Tasks arrive
     as `TaskDelegation` asks on ``agents.<name>``; `perform`'s return value is the
-    task's output. An exception is retried like any handler's (``max_retries``),
-    then the coordinator tries another capable actor.
+    task's output. An exception is retried like any handler's (``max_retries``;
+    not at all if it is `actorbus.Permanent`), then the coordinator tries another
+    capable actor.
 
     Args:
         coordinator: the coordinator to work for (None: announce to nobody).

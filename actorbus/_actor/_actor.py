@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
-from .._errors import ActorDefinitionError
+from .._errors import ActorDefinitionError, InvalidSubscription, InvalidTopic
 from .._mailbox import DEFAULT_MAILBOX_SIZE, Overflow
 from .._topic import validate_pattern
 
@@ -47,7 +47,8 @@ class Actor:
             messages are handled one at a time in seq order; with N they are
             started in seq order, up to N at a time.
         max_retries: how many times a failing handler is retried before the message
-            is dead-lettered on ``_dead.<actor name>``.
+            is dead-lettered on ``_dead.<actor name>``. An error that cannot succeed
+            on a retry (a `Permanent` one, such as any `ModelError`) is not retried.
         retry_delay: the first retry's maximum delay in seconds; doubles per retry,
             with full jitter, up to ``retry_delay_max``. 0 retries at once.
         retry_delay_max: the largest retry delay, in seconds.
@@ -116,7 +117,7 @@ def _check_class_attributes(cls: type[Actor]) -> None:
             f"`subscribe` must be a tuple of patterns, such as ('tasks.*',), not {subscribe!r}",
         )
     for pattern in subscribe:
-        validate_pattern(pattern.replace("{name}", "name") if isinstance(pattern, str) else pattern)
+        _check_pattern(name, pattern)
     _check_int(cls, "concurrency", 1)
     _check_int(cls, "max_retries", 0)
     _check_int(cls, "mailbox_size", 1)
@@ -131,6 +132,16 @@ def _check_class_attributes(cls: type[Actor]) -> None:
         raise ActorDefinitionError(
             name, f"`overflow` must be one of {_OVERFLOWS}, not {cls.overflow!r}"
         )
+
+
+def _check_pattern(actor: str, pattern: object) -> None:
+    if not isinstance(pattern, str):
+        kind = type(pattern).__name__
+        raise InvalidSubscription(actor, pattern, f"a pattern must be a str, not {kind}")
+    try:  # '{name}' becomes the actor's name at spawn; a stand-in token checks the rest
+        validate_pattern(pattern.replace("{name}", "name"))
+    except InvalidTopic as exc:
+        raise InvalidSubscription(actor, pattern, exc.reason) from None
 
 
 def _check_int(cls: type[Actor], attr: str, least: int) -> None:

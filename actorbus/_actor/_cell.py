@@ -8,8 +8,10 @@ once (an ask in a loop) finds the task still running instead of paying for a new
 
 Supervision: a handler that raises is retried with backoff up to the actor's
 ``max_retries``; then the message becomes a `DeadLetter` on ``_dead.<actor>`` (and,
-for an ask, the asker gets it too) and the actor goes on with the next message.
-Only `Exception` is caught: cancellation always propagates.
+for an ask, the asker gets it too) and the actor goes on with the next message. An
+error that cannot succeed on a retry (`is_permanent`: a `Permanent`, such as every
+`ModelError`, or a msgspec decode error) is not retried: its message is
+dead-lettered at once. Only `Exception` is caught: cancellation always propagates.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import final
 import anyio
 
 from .._backoff import backoff_delay
-from .._errors import ActorbusError
+from .._errors import ActorbusError, is_permanent
 from .._ids import derived_id
 from .._mailbox import Mailbox
 from .._message import DeadLetter, Envelope, Message, Undecodable
@@ -310,11 +312,12 @@ class Cell(Mailbox):
     async def _retry(
         self, env: Envelope, ctx: Context, handler: Handler, exc: Exception
     ) -> tuple[int, bool]:
-        # Returns the attempts made and whether the last one succeeded.
+        # Returns the attempts made and whether the last one succeeded. An error
+        # that cannot succeed on a retry (is_permanent) ends the attempts at once.
         cls = type(self.actor)
         attempts = 1
         self._troubles().failed += 1
-        while attempts <= cls.max_retries:
+        while attempts <= cls.max_retries and not is_permanent(exc):
             _log.info(
                 "actor %r failed on seq=%d topic=%s (attempt %d): %s: %s; retrying",
                 self.owner, env.seq, env.topic, attempts, type(exc).__qualname__, exc,
@@ -336,7 +339,8 @@ class Cell(Mailbox):
                     await self._answer(env, result)
                 return attempts, True
         tb = "".join(traceback.format_exception(exc))
-        await self._dead_letter(env, _qualname(exc), str(exc), tb, attempts)
+        why = " (permanent: not retried)" if attempts <= cls.max_retries else ""
+        await self._dead_letter(env, _qualname(exc), str(exc), tb, attempts, why)
         return attempts, False
 
     async def _answer(self, env: Envelope, result: object) -> None:
@@ -361,7 +365,7 @@ class Cell(Mailbox):
                 self._unsent(env.reply_to, result, env, exc)
 
     async def _dead_letter(
-        self, env: Envelope, error_type: str, error: str, tb: str, attempts: int
+        self, env: Envelope, error_type: str, error: str, tb: str, attempts: int, why: str = ""
     ) -> None:
         self._troubles().dead_lettered += 1
         if env.topic.startswith("_dead."):
@@ -372,8 +376,8 @@ class Cell(Mailbox):
             )  # fmt: skip
             return
         _log.warning(
-            "actor %r dead-lettered seq=%d topic=%s after %d attempt(s): %s: %s",
-            self.owner, env.seq, env.topic, attempts, error_type, error,
+            "actor %r dead-lettered seq=%d topic=%s after %d attempt(s)%s: %s: %s",
+            self.owner, env.seq, env.topic, attempts, why, error_type, error,
             extra={**log_fields(self.owner, env), "attempt": attempts},
         )  # fmt: skip
         letter = DeadLetter(

@@ -15,7 +15,8 @@ def add_fake_openai_parser(commands: Any) -> None:
         "fake-openai",
         help="serve an offline OpenAI-compatible chat API on loopback (for demos and tests)",
         description="Serve actorbus.testing.FakeOpenAI until Ctrl-C. It answers "
-        "POST /v1/chat/completions (plain and streaming) with 'echo: <last user message>'. "
+        "POST /v1/chat/completions (plain and streaming) with 'echo: <last user message>', "
+        "and refuses malformed tools, tool_choice, response_format or tool messages with 400. "
         "Its base URL is printed on the first line.",
     )
     fake.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")

@@ -30,7 +30,7 @@ from ._echo import EchoTransport
 from ._lanes import LANE_DEPTH, Lanes
 from ._limits import ProviderLimits
 from ._retry import is_retryable_error, is_retryable_status, retry_after
-from ._wire import excerpt
+from ._secret import Secret
 
 __all__ = ["GiveUp", "ProviderClient", "ProviderCounters", "ProviderStatistics"]
 
@@ -93,11 +93,15 @@ class ProviderCounters:
 
 
 class GiveUp(Exception):
-    """This model is exhausted on its provider: try the fallbacks (internal)."""
+    """This model is exhausted on its provider: try the fallbacks (internal).
 
-    def __init__(self, attempts: int, last_error: str) -> None:
+    ``late`` says the call's deadline was what ended it.
+    """
+
+    def __init__(self, attempts: int, last_error: str, *, late: bool = False) -> None:
         self.attempts = attempts
         self.last_error = last_error
+        self.late = late
         super().__init__(last_error)
 
 
@@ -105,7 +109,7 @@ class GiveUp(Exception):
 class ProviderClient:
     """Calls one provider; shared by every actor of a bus."""
 
-    __slots__ = ("_key", "_lanes", "_limits", "provider", "stats")
+    __slots__ = ("_lanes", "_limits", "provider", "secret", "stats")
 
     def __init__(
         self,
@@ -114,8 +118,9 @@ class ProviderClient:
         stats: ProviderCounters,
     ) -> None:
         self.provider = provider
-        self._key = _read_key(provider)
-        headers = {"authorization": f"Bearer {self._key}"} if self._key else {}
+        self.secret = Secret(_read_key(provider))
+        key = self.secret.key
+        headers = {"authorization": f"Bearer {key}"} if key else {}
         if provider.offline:
             transport = transport or EchoTransport()
         base_url = "http://echo.invalid/v1" if provider.offline else provider.base_url
@@ -150,23 +155,22 @@ class ProviderClient:
         """Settle the tokens-per-minute limit with a call's real usage."""
         await self._limits.correct(estimated, usage.total_tokens)
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with the API key masked (for bodies quoted in errors)."""
-        return text.replace(self._key, "***") if self._key else text
-
     async def attempts(
         self,
         model: str,
         body: bytes,
         tokens: int,
         receive: Callable[[httpx.Response], Awaitable[T]],
+        deadline: float,
         keep_open: bool = False,
     ) -> tuple[T, int, float]:
         """Send ``body`` until an attempt succeeds: (``receive``'s result, attempts, latency).
 
         ``receive`` turns a 200 answer into the result; it runs inside the attempt,
         so a body cut short is retried like any dropped connection. With
-        ``keep_open`` the answer is left open for the caller (streams).
+        ``keep_open`` the answer is left open for the caller (streams). Waiting for
+        the limits, each attempt and each pause between attempts all end by
+        ``deadline`` (a `time.monotonic` time).
 
         Raises:
             AuthenticationError: 401 or 403.
@@ -174,11 +178,14 @@ class ProviderClient:
             GiveUp: attempts or deadline exhausted, or 404: try the fallbacks.
         """
         provider, stats = self.provider, self.stats
-        deadline = time.monotonic() + provider.deadline
         attempt, last = 0, "no attempt made"
         while True:
             attempt += 1
-            await self._limits.acquire(tokens)
+            with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)) as waited:
+                await self._limits.acquire(tokens)
+            if waited.cancelled_caught:
+                stats.failed += 1
+                raise GiveUp(attempt - 1, f"waiting for the rate limits ({last})", late=True)
             stats.requests += 1
             stats.in_flight += 1
             started = time.monotonic()
@@ -223,7 +230,7 @@ class ProviderClient:
                     "%s %s attempt %d: %s; giving up", provider.name, model, attempt, last,
                     extra={"provider": provider.name, "model": model, "attempt": attempt},
                 )  # fmt: skip
-                raise GiveUp(attempt, last)
+                raise GiveUp(attempt, last, late=attempt < provider.max_attempts)
             stats.retried += 1
             log.warning(
                 "%s %s attempt %d: %s; retrying in %.2fs",
@@ -285,7 +292,7 @@ class ProviderClient:
             model,
             status,
             "the provider refused the request: check the model name and parameters",
-            self.redact(excerpt(error)),
+            self.secret.excerpt(error),
         )
 
     async def read(self, response: httpx.Response, model: str) -> bytes:

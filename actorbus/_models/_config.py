@@ -73,7 +73,8 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         retry_base: the cap of the first retry's delay (doubling after, full jitter).
         retry_cap: the longest delay between attempts (a longer ``Retry-After`` is
             honoured up to the deadline).
-        deadline: seconds a model call may take in all, retries included.
+        deadline: seconds a model call may take in all, from the first request to the
+            last byte of the answer (limits, retries and streaming included).
         max_response_bytes: answers larger than this are refused.
 
     Version added: 0.1

@@ -17,17 +17,26 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, final
 
+import anyio
 import httpx
 import msgspec
 
 from .._backend import current_library
-from .._errors import AsyncioRequired, ModelResponseError, ModelsConfigError, ModelUnavailable
+from .._errors import (
+    AsyncioRequired,
+    ModelResponseError,
+    ModelsConfigError,
+    ModelTimeout,
+    ModelUnavailable,
+)
 from .._trace import ChatScope, Tracing
 from ._chat import ChatMessage, Completion, Usage, estimate_tokens, prompt_chars
 from ._client import GiveUp, ProviderClient, ProviderCounters, ProviderStatistics
 from ._config import ModelsConfig, Provider
 from ._costs import CostReport, Ledger, Reservation
 from ._price_file import price_table
+from ._secret import Secret
+from ._sse import EventReader
 from ._wire import Chunk, WireCompletion, decode_chunk, decode_completion, encode_request
 
 __all__ = ["DEFAULT_MAX_TOKENS", "CompletionJournal", "Models", "Stream"]
@@ -197,25 +206,29 @@ class Models:
         self,
         messages: Sequence[ChatMessage],
         *,
-        model: str,
+        model: str | None = None,
         actor: str | None = None,
         journal: CompletionJournal | None = None,
         **params: Any,
     ) -> Completion:
-        """Ask ``model`` (then its fallbacks) for a completion of ``messages``.
+        """Ask a model (then its fallbacks) for a completion of ``messages``.
 
-        ``params`` go into the request as they are (``temperature``, ``max_tokens``,
-        ``tools``...). ``actor`` is whose budget and totals the call counts in. With
-        a ``journal`` holding a completion, that is returned and nothing is sent;
-        otherwise the new completion is recorded there before it is returned.
+        The model is ``actor``'s assignment, else ``model``, else the configured
+        ``default_model`` (see `model_for`). ``params`` go into the request as they
+        are (``temperature``, ``max_tokens``, ``tools``...). ``actor`` is whose
+        budget and totals the call counts in. With a ``journal`` holding a
+        completion, that is returned and nothing is sent; otherwise the new
+        completion is recorded there before it is returned.
 
         Raises:
             AuthenticationError: the provider refused the key.
             ModelResponseError: an answer was not a valid completion.
             ModelUnavailable: every attempt of the model and its fallbacks failed.
+            ModelTimeout: the call ran past its provider's ``deadline``.
             BudgetExceeded: the call could overspend a budget; nothing was sent.
-            ModelsConfigError: no provider serves the model.
+            ModelsConfigError: no model is named or configured, or none serves it.
         """
+        model = self.model_for(actor, model)
         tracing = self.tracing
         if tracing is None:
             return await self._journaled(messages, model, actor, journal, params)
@@ -244,13 +257,16 @@ class Models:
     ) -> Completion:
         call = await self._answer(model, actor, chat, params, stream=False)
         answer: WireCompletion = call.result
-        choice = answer.choices[0]
-        usage = answer.usage or Usage()
+        message = answer.choices[0].message
+        secret = call.client.secret
+        text = secret.mask(message.content or "")
+        tool_calls = _masked_calls(secret, message.tool_calls)
+        usage, estimated = _usage(answer.usage, chat, text, tool_calls)
         completion = self._settle(
             call.client, call.model, actor, call.reservation, call.tokens, usage,
-            text=choice.message.content or "", finish_reason=choice.finish_reason,
-            tool_calls=choice.message.tool_calls, latency=call.latency, attempts=call.attempts,
-            answered_by=answer.model or call.model, estimated=answer.usage is None,
+            text=text, finish_reason=answer.choices[0].finish_reason, tool_calls=tool_calls,
+            latency=call.latency, attempts=call.attempts,
+            answered_by=answer.model or call.model, estimated=estimated,
         )  # fmt: skip
         await call.client.correct_tokens(call.tokens, usage)
         return completion
@@ -271,20 +287,22 @@ class Models:
         Raises:
             ModelUnavailable: the model and every fallback were exhausted.
         """
-        attempts, last = 0, ""
+        attempts, last, late = 0, "", None
         for candidate in self._chain(model):
             client = self._client(candidate)
+            deadline = time.monotonic() + client.provider.deadline
             tokens, reservation = self._reserve(client, candidate, actor, chat, params)
             body = encode_request(candidate, chat, params, stream=stream)
             receive = _opened if stream else functools.partial(_whole, client, candidate)
             try:
                 result, tries, latency = await client.attempts(
-                    candidate, body, tokens, receive, keep_open=stream
+                    candidate, body, tokens, receive, deadline, keep_open=stream
                 )
             except GiveUp as exc:
                 self._ledger.release(reservation)
                 attempts += exc.attempts
                 last = f"{candidate}: {exc.last_error}"
+                late = client.provider.deadline if exc.late else None
                 log.info(
                     "model %s is exhausted (%s); trying its fallbacks", candidate, exc.last_error,
                     extra={"model": candidate, "actor": actor},
@@ -293,25 +311,34 @@ class Models:
             except BaseException:
                 self._ledger.release(reservation)
                 raise
-            return _Call(result, candidate, client, tokens, reservation, attempts + tries, latency)
+            return _Call(
+                result, candidate, client, tokens, reservation, attempts + tries, latency, deadline
+            )
+        if late is not None:
+            raise ModelTimeout(model, attempts, late, f"before an answer came (last: {last})")
         raise ModelUnavailable(model, attempts, last)
 
     def stream(
         self,
         messages: Sequence[ChatMessage],
         *,
-        model: str,
+        model: str | None = None,
         actor: str | None = None,
         journal: CompletionJournal | None = None,
         **params: Any,
     ) -> Stream:
-        """Return a `Stream` of ``model``'s answer as text deltas, over server-sent events.
+        """Return a `Stream` of a model's answer as text deltas, over server-sent events.
 
-        Limits, retries and fallbacks apply until the first byte of a 200 answer;
-        after that a broken stream raises `ModelResponseError`. A ``journal`` works
-        as for `complete`: a recorded completion comes back as one delta.
+        The model is chosen as for `complete`. Limits, retries and fallbacks apply
+        until the first byte of a 200 answer; after that a broken stream raises
+        `ModelResponseError`, and one still going at the provider's ``deadline``
+        raises `ModelTimeout`. A ``journal`` works as for `complete`: a recorded
+        completion comes back as one delta.
+
+        Raises:
+            ModelsConfigError: no model is named or configured.
         """
-        return Stream(self, list(messages), model, actor, params, journal)
+        return Stream(self, list(messages), self.model_for(actor, model), actor, params, journal)
 
     def _chain(self, model: str) -> list[str]:
         return [model, *self._config.fallbacks.get(model, [])]
@@ -383,12 +410,39 @@ class Models:
 
 async def _whole(client: ProviderClient, model: str, response: httpx.Response) -> WireCompletion:
     body = await client.read(response, model)
-    try:
-        return decode_completion(model, response.status_code, body)
-    except ModelResponseError as exc:
-        raise ModelResponseError(
-            model, exc.status, exc.reason, client.redact(exc.excerpt)
-        ) from None
+    return decode_completion(model, response.status_code, body, client.secret)
+
+
+def _usage(
+    reported: Usage | None, chat: list[ChatMessage], text: str, tool_calls: list[Any] | None
+) -> tuple[Usage, bool]:
+    """Return a call's usage and whether it is an estimate.
+
+    A provider that reports none (or only zeros) is charged an estimate of the
+    prompt and of what came back, so budgets and token limits still bind.
+    """
+    if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
+        return reported, False
+    prompt = estimate_tokens(prompt_chars(chat))
+    calls = len(msgspec.json.encode(tool_calls)) if tool_calls else 0
+    out = estimate_tokens(len(text) + calls)
+    return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out), True
+
+
+def _masked_calls(
+    secret: Secret, calls: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """Return tool calls with the key masked in their arguments (a gateway may echo it)."""
+    if not calls or not secret.key:
+        return calls
+    masked: list[dict[str, Any]] = []
+    for call in calls:
+        function = call.get("function")
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            function = {**function, "arguments": secret.mask(function["arguments"])}
+            call = {**call, "function": function}
+        masked.append(call)
+    return masked
 
 
 @final
@@ -496,24 +550,23 @@ class Stream:
             usage: Usage | None = None
             finish: str | None = None
             answered_by = candidate
-            async for chunk in _events(client, response, candidate):
+            mask = client.secret.stream()
+            events = _events(client, response, candidate, call.deadline, call.attempts)
+            async for chunk in events:
                 answered_by = chunk.model or answered_by
                 if chunk.usage is not None:
                     usage = chunk.usage
                 for choice in chunk.choices:
                     if choice.finish_reason is not None:
                         finish = choice.finish_reason
-                    if choice.delta.content:
-                        parts.append(choice.delta.content)
-                        yield choice.delta.content
-            text = "".join(parts)
-            estimated = usage is None
-            if usage is None:
-                prompt = estimate_tokens(prompt_chars(self._chat))
-                out = estimate_tokens(len(text))
-                usage = Usage(
-                    prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out
-                )
+                    if choice.delta.content and (shown := mask.feed(choice.delta.content)):
+                        parts.append(shown)
+                        yield shown
+            if shown := mask.flush():
+                parts.append(shown)
+                yield shown
+            text = client.secret.mask("".join(parts))
+            usage, estimated = _usage(usage, self._chat, text, None)
             self.completion = models._settle(
                 client, candidate, self._actor, reservation, tokens, usage, text=text,
                 finish_reason=finish, tool_calls=None, latency=_now() - started,
@@ -537,6 +590,7 @@ class _Call(NamedTuple):
     reservation: Reservation
     attempts: int
     latency: float
+    deadline: float  # when the call must end (time.monotonic), streaming included
 
 
 def _report(scope: ChatScope, completion: Completion) -> None:
@@ -558,37 +612,58 @@ def _now() -> float:
 
 
 async def _events(
-    client: ProviderClient, response: httpx.Response, model: str
+    client: ProviderClient, response: httpx.Response, model: str, deadline: float, attempts: int
 ) -> AsyncIterator[Chunk]:
     """Yield the chunks of a server-sent event stream until ``[DONE]``.
+
+    Each read ends by ``deadline``: a server that keeps the stream alive (comments,
+    empty deltas) without finishing cannot hold the call past it.
 
     Raises:
         ModelResponseError: the stream ends (or breaks) before ``[DONE]``, a chunk
             is invalid, or the stream exceeds ``max_response_bytes``.
+        ModelTimeout: ``deadline`` passed before the stream ended.
     """
-    limit = client.provider.max_response_bytes
+    provider = client.provider
+    limit = provider.max_response_bytes
     size = 0
-    data: list[str] = []
+    reader = EventReader()
+    pieces = response.aiter_bytes()
     try:
-        async for line in response.aiter_lines():
-            size += len(line) + 1
+        while (piece := await _next_piece(pieces, deadline)) is not None:
+            size += len(piece)
             if size > limit:
                 raise ModelResponseError(
                     model, 200, f"the stream is larger than max_response_bytes={limit}"
                 )
-            if line.startswith("data:"):
-                data.append(line[5:].strip())
-                continue
-            if line or not data:
-                continue  # comments, other fields, or a blank line between events
-            payload, data = "\n".join(data), []
-            if payload == "[DONE]":
-                return
-            yield decode_chunk(model, payload.encode())
-        if data and "\n".join(data) == "[DONE]":
+            for data in reader.feed(piece):
+                if data == b"[DONE]":
+                    return
+                yield decode_chunk(model, data, client.secret)
+        if reader.pending() == b"[DONE]":
             return
+    except _Late:
+        during = "while the answer streamed"
+        raise ModelTimeout(model, attempts, provider.deadline, during) from None
     except httpx.HTTPError as exc:
         raise ModelResponseError(
             model, 200, f"the stream broke before its end ({type(exc).__name__}: {exc})"
         ) from None
     raise ModelResponseError(model, 200, "the stream ended without [DONE]: the answer is cut short")
+
+
+class _Late(Exception):
+    """A stream's deadline passed (internal: becomes `ModelTimeout`)."""
+
+
+async def _next_piece(pieces: AsyncIterator[bytes], deadline: float) -> bytes | None:
+    """Return the stream's next bytes (None at its end), waiting no later than ``deadline``.
+
+    Raises:
+        _Late: the deadline passed first.
+    """
+    left = deadline - time.monotonic()
+    if left > 0:
+        with anyio.move_on_after(left):
+            return await anext(pieces, None)
+    raise _Late

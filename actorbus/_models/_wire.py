@@ -13,10 +13,9 @@ import msgspec
 
 from .._errors import ModelResponseError
 from ._chat import ChatMessage, Usage
+from ._secret import Secret
 
 __all__ = ["Chunk", "WireCompletion", "decode_chunk", "decode_completion", "encode_request"]
-
-EXCERPT = 200  # characters of a bad body kept in the error
 
 
 class WireMessage(msgspec.Struct, kw_only=True):
@@ -61,11 +60,16 @@ class ChunkChoice(msgspec.Struct, kw_only=True):
 
 
 class Chunk(msgspec.Struct, kw_only=True):
-    """One server-sent event of a streamed answer."""
+    """One server-sent event of a streamed answer.
+
+    ``error`` is set when the provider reports a failure in the middle of a
+    stream (OpenAI and others send ``data: {"error": {...}}`` then stop).
+    """
 
     model: str = ""
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     usage: Usage | None = None
+    error: Any = None
 
 
 _encoder = msgspec.json.Encoder()
@@ -84,14 +88,8 @@ def encode_request(
     return _encoder.encode(body)
 
 
-def excerpt(body: bytes | str) -> str:
-    """Return the start of ``body`` for an error message."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
-
-
-def decode_completion(model: str, status: int, body: bytes) -> WireCompletion:
-    """Decode an answer body.
+def decode_completion(model: str, status: int, body: bytes, secret: Secret) -> WireCompletion:
+    """Decode an answer body; an error quotes its start, with ``secret`` masked.
 
     Raises:
         ModelResponseError: it is not JSON, not a completion, or has no choice.
@@ -99,25 +97,28 @@ def decode_completion(model: str, status: int, body: bytes) -> WireCompletion:
     try:
         answer = _completion.decode(body)
     except msgspec.ValidationError as exc:
-        raise ModelResponseError(
-            model, status, f"not a chat completion: {exc}", excerpt(body)
-        ) from None
+        reason = f"not a chat completion: {exc}"
     except msgspec.DecodeError as exc:
-        raise ModelResponseError(model, status, f"not valid JSON: {exc}", excerpt(body)) from None
-    if not answer.choices:
-        raise ModelResponseError(model, status, "the completion has no choices", excerpt(body))
-    return answer
+        reason = f"not valid JSON: {exc}"
+    else:
+        if answer.choices:
+            return answer
+        reason = "the completion has no choices"
+    raise ModelResponseError(model, status, secret.mask(reason), secret.excerpt(body))
 
 
-def decode_chunk(model: str, data: bytes) -> Chunk:
-    """Decode one streamed event's data.
+def decode_chunk(model: str, data: bytes, secret: Secret) -> Chunk:
+    """Decode one streamed event's data; an error quotes it, with ``secret`` masked.
 
     Raises:
-        ModelResponseError: the event is not a completion chunk.
+        ModelResponseError: the event is not a completion chunk, or reports an error.
     """
     try:
-        return _chunk.decode(data)
+        chunk = _chunk.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ModelResponseError(
-            model, 200, f"a streamed chunk is invalid: {exc}", excerpt(data)
-        ) from None
+        reason = secret.mask(f"a streamed chunk is invalid: {exc}")
+    else:
+        if chunk.error is None:
+            return chunk
+        reason = "the provider reported an error in the middle of the stream"
+    raise ModelResponseError(model, 200, reason, secret.excerpt(data))

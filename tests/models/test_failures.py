@@ -270,3 +270,95 @@ async def test_a_handler_rerun_after_a_crash_does_not_pay_for_its_completion_aga
     assert completion.journaled
     assert completion.text == "echo: an essay"
     assert server.request_count == 1  # nothing was requested (or paid) again
+
+
+class Answerer(ab.Actor):
+    """Calls its model for each request, answers with the text; retries like any actor."""
+
+    subscribe = ("ask",)
+    model = "gpt-4.1"
+    max_retries = 3
+    retry_delay = 0
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def on_request(self, msg: ab.Request, ctx: ab.Context) -> ab.Response:
+        self.attempts += 1
+        done = await ctx.complete([ab.user(msg.content)], max_tokens=16)
+        return ab.Response(content=done.text)
+
+
+class Letters(ab.Actor):
+    subscribe = ("_dead.>",)
+
+    def __init__(self) -> None:
+        self.got: list[ab.DeadLetter] = []
+
+    async def on_dead(self, msg: ab.DeadLetter, ctx: ab.Context) -> None:
+        self.got.append(msg)
+
+
+async def _handle_one(models: ab.Models, *, ask: bool = False) -> tuple[int, ab.DeadLetter]:
+    """Have an `Answerer` handle one request that fails; return its attempts and letter."""
+    with anyio.fail_after(30):
+        async with ab.Bus(models=models) as bus:
+            ref = await bus.spawn(Answerer, name="answerer")
+            letters = await bus.spawn(Letters)
+            request = ab.Request(action="a", content="hi")
+            if ask:
+                with pytest.raises(ab.AskFailed) as caught:
+                    await bus.ask("ask", request, timeout=20)
+                assert caught.value.attempts == 1
+            else:
+                await bus.publish("ask", request)
+            await bus.drain()
+    [letter] = letters.actor.got
+    return ref.actor.attempts, letter
+
+
+class TestRetriesDoNotMultiply:
+    """The models layer retries; the handler that called it is not run again (issue 12, 4)."""
+
+    @pytest.mark.parametrize("ask", [False, True], ids=["published", "asked"])
+    async def test_a_persistent_502_is_max_attempts_requests_per_message(
+        self, server: FakeOpenAI, ask: bool
+    ) -> None:
+        server.reply_with(lambda body: Fault.status(502))
+        attempts, letter = await _handle_one(models_for(server, max_attempts=3), ask=ask)
+        assert server.request_count == 3
+        assert attempts == 1
+        assert (letter.error_type, letter.attempts) == ("actorbus.ModelUnavailable", 1)
+        assert "HTTP 502" in letter.error
+
+    async def test_a_401_is_one_request(
+        self, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(KEY_ENV, "sk-wrong-key-never-print-me")
+        attempts, letter = await _handle_one(models_for(server))
+        assert server.request_count == 1
+        assert attempts == 1
+        assert (letter.error_type, letter.attempts) == ("actorbus.AuthenticationError", 1)
+        assert KEY_ENV in letter.error
+        for text in (letter.error, letter.traceback):
+            assert "sk-wrong-key-never-print-me" not in text
+            assert SENTINEL_KEY not in text
+
+    async def test_a_model_no_provider_serves_is_not_retried(self, server: FakeOpenAI) -> None:
+        attempts, letter = await _handle_one(models_for(server, models=["deepseek-v3"]))
+        assert server.request_count == 0
+        assert attempts == 1
+        assert (letter.error_type, letter.attempts) == ("actorbus.ModelsConfigError", 1)
+        assert "gpt-4.1" in letter.error
+
+    async def test_a_failure_a_retry_can_mend_is_still_retried_by_the_models_layer(
+        self, server: FakeOpenAI
+    ) -> None:
+        server.script(Fault.status(502), Fault.status(503))
+        async with ab.Bus(models=models_for(server, max_attempts=3)) as bus:
+            ref = await bus.spawn(Answerer)
+            reply = await bus.ask("ask", ab.Request(action="a", content="hi"), timeout=20)
+        assert isinstance(reply, ab.Response)
+        assert reply.content == "echo: hi"
+        assert server.request_count == 3
+        assert ref.actor.attempts == 1

@@ -405,17 +405,6 @@ class TestStreaming:
         }
         assert stream_text(payloads) == "echo: count me"
 
-    def test_tool_calls_stream_as_one_indexed_delta(
-        self, fake: FakeOpenAI, client: httpx.Client
-    ) -> None:
-        call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-        fake.script(Reply(tool_calls=[call], finish_reason="tool_calls"))
-        with client.stream("POST", "/chat/completions", json=chat(stream=True)) as response:
-            chunks = [json.loads(p) for p in events(response)[:-1]]
-        deltas = [c["choices"][0]["delta"] for c in chunks]
-        assert {"tool_calls": [{"index": 0, **call}]} in deltas
-        assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
-
 
 class TestRouting:
     def test_unknown_paths_get_404(self, client: httpx.Client) -> None:
@@ -433,6 +422,7 @@ class TestRouting:
             pytest.param(b"[1, 2]", id="not-an-object"),
             pytest.param(b'{"messages": []}', id="no-model"),
             pytest.param(b'{"model": "m"}', id="no-messages"),
+            pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, id="nested-too-deep"),
         ],
     )
     def test_bad_bodies_get_400(self, client: httpx.Client, content: bytes) -> None:

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from ._checks import request_problem
 from ._spec import Fault, Reply
 from ._state import Exchange, Incoming, ServerState
 from ._wire import Answering, error_body, estimate_prompt_tokens, to_json
@@ -41,13 +42,14 @@ def decode_body(raw: bytes | None) -> dict[str, Any] | None:
         return None
     try:
         body = _decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # msgspec's answer to very deep nesting
         return None
     return body if isinstance(body, dict) else None
 
 
-def _error(status: int, message: str, *, code: str | None = None) -> Plan:
-    return Plan(Fault.status(status, body=error_body(status, message, code=code).decode()))
+def _error(status: int, message: str, *, code: str | None = None, param: str | None = None) -> Plan:
+    body = error_body(status, message, code=code, param=param)
+    return Plan(Fault.status(status, body=body.decode()))
 
 
 def route(state: ServerState, exchange: Exchange, incoming: Incoming) -> Plan:
@@ -100,15 +102,20 @@ def _chat(state: ServerState, body: dict[str, Any] | None) -> Plan:
     problem = _invalid(body)
     if problem is not None or body is None:
         return _error(400, problem or "", code="invalid_request")
+    checked = request_problem(body)
+    if checked is not None:
+        return _error(400, checked.message, code=checked.code, param=checked.param)
     model: str = body["model"]
     if state.models is not None and model not in state.models:
         message = f"The model `{model}` does not exist or you do not have access to it."
         return _error(404, message, code="model_not_found")
     stream = body.get("stream") is True
     options = body.get("stream_options")
+    number = state.next_id()
     answering = Answering(
-        id=f"chatcmpl-{state.next_id()}",
+        id=f"chatcmpl-{number}",
         model=model,
+        call_id_prefix=f"call_{number}_",
         stream=stream,
         include_usage=stream and isinstance(options, dict) and options.get("include_usage") is True,
         prompt_tokens=estimate_prompt_tokens(body["messages"]),

@@ -7,39 +7,100 @@ server turns each one into bytes on the wire in ``_respond``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias, final
 
 import msgspec
 
-__all__ = ["Fault", "FaultKind", "RecordedRequest", "Reply", "Step"]
+__all__ = ["Fault", "FaultKind", "RecordedRequest", "Reply", "Step", "ToolCall"]
+
+_to_json = msgspec.json.Encoder().encode
 
 FaultKind: TypeAlias = Literal[
     "status", "hang", "malformed", "inconsistent", "truncated_stream", "disconnect"
 ]
 
 
+class ToolCall(msgspec.Struct, frozen=True):
+    """One tool call for a `Reply` to make: ``ToolCall("get_weather", {"city": "Paris"})``.
+
+    The server sends it as OpenAI does, ``{"id", "type": "function", "function":
+    {"name", "arguments"}}``, whatever the request's ``tools`` say: noticing an
+    unknown tool or bad arguments is the client's job.
+
+    Attributes:
+        name: The function's name.
+        arguments: A dict (or any value msgspec can encode), sent as its JSON text; or
+            a string, sent as it is, so a test can send arguments that are not JSON.
+        id: The call's id; ``None`` gives ``"call_<n>_<i>"``, where ``n`` numbers the
+            completion (as in its ``chatcmpl-<n>`` id) and ``i`` is the call's place in
+            the reply, so ids are unique per server and predictable in order.
+
+    Raises:
+        TypeError: If ``arguments`` is neither a string nor encodable as JSON.
+
+    Version added: 0.1
+    """
+
+    name: str
+    arguments: Any = msgspec.field(default_factory=dict)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.arguments_text()  # refuse unencodable arguments now, not mid-request
+
+    def arguments_text(self) -> str:
+        """The ``function.arguments`` string the server sends."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return _to_json(self.arguments).decode()
+
+
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
     """A successful chat completion for the fake server to send.
 
     Attributes:
-        text: The assistant message's content.
-        finish_reason: The choice's ``finish_reason``.
-        tool_calls: Sent verbatim as ``message.tool_calls`` (streamed as one delta, each
-            call given an ``index`` if it has none). With tool calls and no text, the
-            content is ``null``, as OpenAI sends it.
+        text: The assistant message's content. A structured answer is just text: see
+            `Reply.json`, or pass invalid JSON or a schema violation as ``text``.
+        finish_reason: The choice's ``finish_reason``; ``None`` means ``"tool_calls"``
+            when the reply has tool calls, else ``"stop"``.
+        tool_calls: The calls for ``message.tool_calls``: `ToolCall` specs, or dicts
+            sent verbatim (given an ``index`` in a stream if they have none). With tool
+            calls and no text, the content is ``null``, as OpenAI sends it. Streamed,
+            each call's first delta carries its ``index``, ``id``, ``type``, ``name``
+            and empty ``arguments``; the arguments follow in fragments (see
+            ``arguments_chunk``) that the client must join.
+        arguments_chunk: Characters of a tool call's arguments per streamed delta.
         prompt_tokens: Reported prompt tokens; ``None`` estimates them as a quarter of
             the characters of all the request's message contents, rounded up.
         completion_tokens: Reported completion tokens; ``None`` estimates a quarter of
-            ``len(text)``, rounded up.
+            the characters of ``text`` and of the tool calls' arguments, rounded up.
         model: The answer's ``model``; ``None`` echoes the request's.
+
+    Raises:
+        ValueError: If ``arguments_chunk`` is less than 1.
     """
 
     text: str = ""
-    finish_reason: str = "stop"
-    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    tool_calls: Sequence[ToolCall | dict[str, Any]] | None = None
+    arguments_chunk: int = 8
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.arguments_chunk < 1:
+            raise ValueError(f"arguments_chunk must be >= 1, got {self.arguments_chunk}")
+
+    @staticmethod
+    def json(value: Any, **fields: Any) -> Reply:
+        """A reply whose text is ``value`` as JSON, such as a structured answer.
+
+        ``value`` is anything msgspec encodes (a dict, a list, a Struct...); ``fields``
+        are other `Reply` fields. Version added: 0.1.
+        """
+        return Reply(text=_to_json(value).decode(), **fields)
 
 
 class Fault(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):

@@ -14,20 +14,23 @@ from typing import Any
 
 import msgspec
 
-from ._spec import Reply
+from ._spec import Reply, ToolCall
 
 __all__ = [
     "DONE",
     "Answering",
+    "call_deltas",
     "completion_body",
     "echo",
     "error_body",
     "estimate_prompt_tokens",
     "event",
     "split_text",
+    "reply_finish",
     "text_of",
     "stream_events",
     "to_json",
+    "wire_calls",
 ]
 
 to_json = msgspec.json.Encoder().encode
@@ -53,13 +56,20 @@ class Answering(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     model: str
+    call_id_prefix: str = "call_"
+    """What a `ToolCall` without an id gets before its place in the reply."""
     stream: bool = False
     include_usage: bool = False
     prompt_tokens: int = 0
 
 
 def error_body(
-    status: int, message: str | None = None, *, type_: str | None = None, code: str | None = None
+    status: int,
+    message: str | None = None,
+    *,
+    type_: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
 ) -> bytes:
     """An OpenAI-style error body for ``status``; the arguments override the defaults."""
     default_message, default_type, default_code = _ERRORS.get(
@@ -69,7 +79,7 @@ def error_body(
     error = {
         "message": message or default_message,
         "type": type_ or default_type,
-        "param": None,
+        "param": param,
         "code": code or default_code,
     }
     return to_json({"error": error})
@@ -103,11 +113,64 @@ def echo(body: dict[str, Any]) -> Reply:
     return Reply(text="echo: ")
 
 
+def reply_finish(reply: Reply) -> str:
+    """The reply's ``finish_reason``: as given, or by whether it calls tools."""
+    if reply.finish_reason is not None:
+        return reply.finish_reason
+    return "tool_calls" if reply.tool_calls else "stop"
+
+
+def wire_calls(reply: Reply, answering: Answering) -> list[dict[str, Any]]:
+    """The reply's tool calls as ``message.tool_calls`` items (dicts pass verbatim)."""
+    return [
+        call if isinstance(call, dict) else _wire_call(call, answering.call_id_prefix, index)
+        for index, call in enumerate(reply.tool_calls or [])
+    ]
+
+
+def _wire_call(call: ToolCall, prefix: str, index: int) -> dict[str, Any]:
+    function = {"name": call.name, "arguments": call.arguments_text()}
+    call_id = f"{prefix}{index}" if call.id is None else call.id
+    return {"id": call_id, "type": "function", "function": function}
+
+
+def _arguments(call: dict[str, Any]) -> str | None:
+    function = call.get("function")
+    if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+        return str(function["arguments"])
+    return None
+
+
+def call_deltas(calls: list[dict[str, Any]], chunk: int) -> list[list[dict[str, Any]]]:
+    """The ``delta.tool_calls`` of a streamed answer's tool calls, one list per chunk.
+
+    As OpenAI streams them, one call after another: a call's first delta has its
+    ``index``, ``id``, ``type``, ``name`` and empty ``arguments``; the arguments
+    follow ``chunk`` characters per delta, with only the ``index``. A dict call with
+    no string ``function.arguments`` goes out whole in one delta.
+    """
+    deltas: list[list[dict[str, Any]]] = []
+    for place, call in enumerate(calls):
+        index = call.get("index", place)
+        arguments = _arguments(call)
+        if arguments is None:
+            deltas.append([{"index": index, **call}])
+            continue
+        first = {"index": index, **call, "function": {**call["function"], "arguments": ""}}
+        deltas.append([first])
+        deltas += [
+            [{"index": index, "function": {"arguments": arguments[at : at + chunk]}}]
+            for at in range(0, len(arguments), chunk)
+        ]
+    return deltas
+
+
 def _usage(reply: Reply, answering: Answering) -> dict[str, int]:
     prompt = answering.prompt_tokens if reply.prompt_tokens is None else reply.prompt_tokens
     completion = reply.completion_tokens
     if completion is None:
-        completion = math.ceil(len(reply.text) / 4)
+        arguments = (_arguments(call) or "" for call in wire_calls(reply, answering))
+        completion = math.ceil((len(reply.text) + sum(map(len, arguments))) / 4)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -119,7 +182,7 @@ def completion_body(reply: Reply, answering: Answering) -> bytes:
     """A whole ``chat.completion`` answer."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
     if reply.tool_calls is not None:
-        message["tool_calls"] = reply.tool_calls
+        message["tool_calls"] = wire_calls(reply, answering)
         if not reply.text:
             message["content"] = None
     return to_json(
@@ -128,7 +191,7 @@ def completion_body(reply: Reply, answering: Answering) -> bytes:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": reply.model or answering.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+            "choices": [{"index": 0, "message": message, "finish_reason": reply_finish(reply)}],
             "usage": _usage(reply, answering),
         }
     )
@@ -164,19 +227,21 @@ def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> list[Any]
 def stream_events(reply: Reply, answering: Answering) -> tuple[list[bytes], list[bytes]]:
     """The events of a streamed answer, split as (role and content chunks, the rest).
 
-    The first list holds the role chunk then one chunk per piece of text (see
-    `split_text`); the second holds the tool calls, the finish chunk, the usage chunk
-    when ``include_usage`` was asked for, and ``[DONE]``. `Fault.truncated_stream`
-    sends a prefix of the first list only.
+    The first list holds the role chunk (its content ``""``, or ``null`` when only
+    tools are called, as OpenAI sends it) then one chunk per piece of text (see
+    `split_text`); the second holds the tool-call deltas (see `call_deltas`), the
+    finish chunk, the usage chunk when ``include_usage`` was asked for, and
+    ``[DONE]``. `Fault.truncated_stream` sends a prefix of the first list only.
     """
     model = reply.model or answering.model
-    head = [_chunk(answering, model, _delta({"role": "assistant", "content": ""}))]
+    content = None if reply.tool_calls and not reply.text else ""
+    head = [_chunk(answering, model, _delta({"role": "assistant", "content": content}))]
     head += [_chunk(answering, model, _delta({"content": p})) for p in split_text(reply.text)]
-    tail: list[bytes] = []
-    if reply.tool_calls is not None:
-        calls = [{"index": i, **call} for i, call in enumerate(reply.tool_calls)]
-        tail.append(_chunk(answering, model, _delta({"tool_calls": calls})))
-    tail.append(_chunk(answering, model, _delta({}, reply.finish_reason)))
+    tail = [
+        _chunk(answering, model, _delta({"tool_calls": calls}))
+        for calls in call_deltas(wire_calls(reply, answering), reply.arguments_chunk)
+    ]
+    tail.append(_chunk(answering, model, _delta({}, reply_finish(reply))))
     if answering.include_usage:
         tail.append(_chunk(answering, model, [], usage=_usage(reply, answering)))
     tail.append(DONE)
