@@ -318,6 +318,12 @@ class TestPricesFile:
                 r"entry 'house-model' is invalid: expected an object",
                 id="litellm-not-object",
             ),
+            pytest.param(
+                "p.json",
+                '{"house-model": {"input_cost_per_token": -1e-6, "output_cost_per_token": 0}}',
+                r"entry 'house-model' is invalid: .*input must be",
+                id="litellm-negative",
+            ),
             pytest.param("p.json", "[1, 2]", "must map model names to prices", id="a-list"),
             pytest.param("p.json", "{nope", "is not valid JSON", id="not-json"),
             pytest.param("p.toml", "[[nope", "is not valid TOML", id="not-toml"),
