@@ -41,8 +41,11 @@ from ._errors import ModelTimeout as ModelTimeout
 from ._errors import ModelUnavailable as ModelUnavailable
 from ._errors import NoReplyExpected as NoReplyExpected
 from ._errors import NoSubscriber as NoSubscriber
+from ._errors import OutputValidationError as OutputValidationError
 from ._errors import Permanent as Permanent
+from ._errors import SchemaError as SchemaError
 from ._errors import StateConflict as StateConflict
+from ._errors import ToolLoopError as ToolLoopError
 from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
 from ._errors import UnpricedModel as UnpricedModel
@@ -70,12 +73,14 @@ from ._message import message_tag as message_tag
 from ._models import DEFAULT_MAX_TOKENS as DEFAULT_MAX_TOKENS
 from ._models import DEFAULT_PRICES as DEFAULT_PRICES
 from ._models import ECHO_MODEL as ECHO_MODEL
+from ._models import Asker as Asker
 from ._models import Budgets as Budgets
+from ._models import CallJournal as CallJournal
 from ._models import ChatMessage as ChatMessage
 from ._models import Completion as Completion
-from ._models import CompletionJournal as CompletionJournal
 from ._models import CostReport as CostReport
 from ._models import EchoTransport as EchoTransport
+from ._models import FunctionCall as FunctionCall
 from ._models import Models as Models
 from ._models import ModelsConfig as ModelsConfig
 from ._models import Price as Price
@@ -84,9 +89,16 @@ from ._models import Provider as Provider
 from ._models import ProviderStatistics as ProviderStatistics
 from ._models import Spend as Spend
 from ._models import Stream as Stream
+from ._models import StructuredOutput as StructuredOutput
+from ._models import Tool as Tool
+from ._models import ToolCall as ToolCall
+from ._models import ToolRun as ToolRun
 from ._models import Usage as Usage
+from ._models import actor_tool as actor_tool
 from ._models import assistant as assistant
 from ._models import system as system
+from ._models import tool as tool
+from ._models import tool_result as tool_result
 from ._models import user as user
 from ._state import State as State
 from ._state import StateEntry as StateEntry
@@ -109,6 +121,7 @@ __all__ = [
     "ActorbusError",
     "AskFailed",
     "AskTimeout",
+    "Asker",
     "AsyncioRequired",
     "AuthenticationError",
     "BudgetExceeded",
@@ -116,9 +129,9 @@ __all__ = [
     "Bus",
     "BusClosed",
     "BusStatistics",
+    "CallJournal",
     "ChatMessage",
     "Completion",
-    "CompletionJournal",
     "Context",
     "CostReport",
     "DeadLetter",
@@ -129,6 +142,7 @@ __all__ = [
     "Envelope",
     "EnvelopeInfo",
     "EventLog",
+    "FunctionCall",
     "InvalidSubscription",
     "InvalidTopic",
     "JetStreamLog",
@@ -148,6 +162,7 @@ __all__ = [
     "ModelsConfigError",
     "NoReplyExpected",
     "NoSubscriber",
+    "OutputValidationError",
     "Overflow",
     "Permanent",
     "Price",
@@ -158,6 +173,7 @@ __all__ = [
     "Register",
     "Request",
     "Response",
+    "SchemaError",
     "Spend",
     "SqliteLog",
     "State",
@@ -166,18 +182,26 @@ __all__ = [
     "StateUpdate",
     "StateView",
     "Stream",
+    "StructuredOutput",
     "TaskDelegation",
+    "Tool",
+    "ToolCall",
+    "ToolLoopError",
+    "ToolRun",
     "TopicIndex",
     "Undecodable",
     "UndecodableRecord",
     "UnknownActor",
     "UnpricedModel",
     "Usage",
+    "actor_tool",
     "assistant",
     "backoff_delay",
     "message_tag",
     "new_id",
     "system",
+    "tool",
+    "tool_result",
     "topic_matches",
     "user",
     "validate_pattern",

@@ -15,6 +15,7 @@ The tree (``[P]``: also a `Permanent`)::
     +-- InvalidTopic (ValueError)            [P] a topic or pattern is malformed
     +-- ActorDefinitionError (TypeError)     [P] an Actor subclass is declared wrongly
     |   +-- InvalidSubscription (InvalidTopic)   its `subscribe` holds a bad pattern
+    +-- SchemaError (TypeError)              [P] a tool or output type has no JSON schema
     +-- DuplicateActor (ValueError)              an actor name is already taken on this bus
     +-- UnknownActor (LookupError)               no actor has that name on this bus
     +-- MailboxFull                              a `reject` mailbox refused a message
@@ -36,6 +37,8 @@ The tree (``[P]``: also a `Permanent`)::
     |   |   +-- ModelTimeout (TimeoutError)      the call ran past its deadline
     |   +-- BudgetExceeded                       the call would overspend a budget
     |   |   +-- UnpricedModel                    a budget cannot hold a call with no price
+    |   +-- OutputValidationError                no answer gave a valid structured output
+    |   +-- ToolLoopError                        a tool loop hit one of its bounds
     +-- ModelsConfigError (ValueError)       [P] the model configuration is wrong or missing
     +-- AsyncioRequired                      [P] a part that needs asyncio ran under Trio
 
@@ -49,6 +52,8 @@ would let a durable cursor pass a message a restart should handle).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
@@ -64,6 +69,9 @@ __all__ = [
     "ModelError",
     "ModelResponseError",
     "ModelTimeout",
+    "OutputValidationError",
+    "SchemaError",
+    "ToolLoopError",
     "ModelUnavailable",
     "ModelsConfigError",
     "StateConflict",
@@ -190,6 +198,23 @@ class InvalidSubscription(ActorDefinitionError, InvalidTopic):
         # Both bases build a message in their __init__; this one is both, so it
         # sets their fields itself and builds one message.
         Exception.__init__(self, f"actor class {actor}: {self.problem}")
+
+
+class SchemaError(ActorbusError, TypeError, Permanent):
+    """A tool or a structured output type cannot be described to a model.
+
+    Raised where the tool or the output is defined (``ab.tool``, ``output=``),
+    before any request.
+
+    Attributes:
+        subject: what was being described (a tool and parameter, or the output).
+        problem: what is wrong and how to fix it.
+    """
+
+    def __init__(self, subject: str, problem: str) -> None:
+        self.subject = subject
+        self.problem = problem
+        super().__init__(f"{subject}: {problem}")
 
 
 class DuplicateActor(ActorbusError, ValueError):
@@ -561,6 +586,58 @@ class UnpricedModel(BudgetExceeded):
             f"${budget:.6f} budget: add its price (--prices FILE, [prices] in actorbus.toml, "
             "or ModelsConfig.prices), or set allow_unpriced = true under [budget] "
             "(Budgets(allow_unpriced=True)) to let it run uncounted",
+        )
+
+
+class OutputValidationError(ModelError):
+    """A structured output did not validate, on the first answer nor on any re-ask.
+
+    Every answer was asked for (and paid for) within ``output_retries``; the
+    validation error of each was fed back to the model.
+
+    Attributes:
+        text: the last answer's raw text (the API key masked), cut to 2,000 characters.
+        error: why it did not validate (msgspec's message, naming the path).
+        attempts: answers asked for in all.
+    """
+
+    def __init__(self, model: str, text: str, error: str, attempts: int) -> None:
+        self.text = text
+        self.error = error
+        self.attempts = attempts
+        shown = text if len(text) <= 200 else text[:200] + "..."
+        super().__init__(
+            model,
+            f"model {model!r} gave no valid structured output in {attempts} answer(s) "
+            f"(last: {error}; it said {shown!r}): raise output_retries, simplify the "
+            "output type, use a stronger model, or check the provider's structured_output "
+            "setting",
+        )
+
+
+class ToolLoopError(ModelError):
+    """A tool loop was stopped at one of its bounds before the model answered.
+
+    Attributes:
+        reason: which bound: ``"max_tool_rounds"``, ``"max_repeats"`` or
+            ``"max_tool_errors"``.
+        detail: what happened, in words.
+        transcript: the chat so far (`ChatMessage` values: the prompt, each answer
+            and each tool result), for diagnosis.
+        tools: every tool call run so far (`ToolRun` values), in order.
+    """
+
+    def __init__(
+        self, model: str, reason: str, detail: str, transcript: list[Any], tools: list[Any]
+    ) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.transcript = transcript
+        self.tools = tools
+        super().__init__(
+            model,
+            f"the tool loop of model {model!r} was stopped by {reason}: {detail}; raise "
+            f"{reason} if the task needs it, or change the prompt or the tools",
         )
 
 

@@ -13,7 +13,10 @@ run reads as one trace:
 * around each handling of a message by an actor (``handle <actor>``), a child
   of the span of the publish that appended it, and current while the handler
   runs, so what the handler publishes or asks a model is its child;
-* around each model call (``chat <model>``), a child of the current span.
+* around each model call (``chat <model>``), a child of the current span; a
+  tool loop makes one per turn;
+* around each tool a tool loop runs (``execute_tool <name>``), a child of the
+  current span (the handling's).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Protocol
 
 from ._message import Envelope, Receipt
 
-__all__ = ["ChatScope", "HandleScope", "Tracing"]
+__all__ = ["ChatScope", "HandleScope", "ToolScope", "Tracing"]
 
 
 class HandleScope(Protocol):
@@ -53,6 +56,14 @@ class ChatScope(Protocol):
         ...
 
 
+class ToolScope(Protocol):
+    """One tool call of a tool loop, open while the tool runs."""
+
+    def finish(self, *, error: bool, journaled: bool) -> None:
+        """Say how the call went (an error result or not), before the scope closes."""
+        ...
+
+
 class Tracing(Protocol):
     """What the bus calls on a tracer; see the module docstring."""
 
@@ -72,4 +83,8 @@ class Tracing(Protocol):
 
     def chat(self, model: str, actor: str | None) -> AbstractContextManager[ChatScope]:
         """Return the scope of one model call by ``actor`` (None: from outside)."""
+        ...
+
+    def tool(self, name: str, call_id: str, actor: str | None) -> AbstractContextManager[ToolScope]:
+        """Return the scope of running tool ``name`` for tool call ``call_id`` of ``actor``."""
         ...

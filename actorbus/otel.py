@@ -121,6 +121,20 @@ class _ChatScope:
 
 
 @final
+class _ToolScope:
+    __slots__ = ("_span",)
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def finish(self, *, error: bool, journaled: bool) -> None:
+        self._span.set_attribute("actorbus.journaled", journaled)
+        if error:  # the model was given an error result: the tool call failed
+            self._span.set_status(trace.StatusCode.ERROR, "tool error result")
+            self._span.set_attribute("error.type", "tool_error")
+
+
+@final
 class _OtelTracing:
     """`Tracing` over an OpenTelemetry tracer; see the module docstring."""
 
@@ -254,6 +268,32 @@ class _OtelTracing:
             raise
         finally:
             span.end()
+
+    # -- tools ----------------------------------------------------------------------
+
+    @contextmanager
+    def tool(self, name: str, call_id: str, actor: str | None) -> Iterator[_ToolScope]:
+        attributes: dict[str, str] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.call.id": call_id,
+            "gen_ai.tool.type": "function",
+        }
+        if actor is not None:
+            attributes["actorbus.actor"] = actor
+        # Current while the tool runs, so an actor tool's ask is its child.
+        with self._tracer.start_as_current_span(
+            f"execute_tool {name}",
+            kind=trace.SpanKind.INTERNAL,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield _ToolScope(span)
+            except BaseException as exc:
+                _failed(span, exc)
+                raise
 
 
 def _failed(span: trace.Span, exc: BaseException) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast, final
+from typing import Any, TypeVar, cast, final, overload
 
 import anyio
 import msgspec
@@ -18,13 +18,15 @@ import msgspec
 from .._errors import ModelsConfigError, NoReplyExpected
 from .._ids import derived_id
 from .._message import Envelope, Message, Receipt
-from .._models import ChatMessage, Completion, Models, Stream
+from .._models import ChatMessage, Completion, Models, Stream, Tool
 from .._state import StateView
 from ._runtime import Runtime
 
 __all__ = ["Context", "send", "send_waits"]
 
 T = TypeVar("T")
+
+Tools = Sequence[Tool | Callable[..., Any]]
 
 _actor_log = logging.getLogger("actorbus.actor")
 
@@ -168,45 +170,151 @@ class Context:
         env = self.envelope
         return _Slot(self._runtime, derived_id(self.actor, env.id, self._step(name)))
 
+    @overload
     async def complete(
-        self, messages: Sequence[ChatMessage], *, model: str | None = None, **params: Any
-    ) -> Completion:
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: type[T],
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[T]: ...
+    @overload
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: None = None,
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[None]: ...
+    @overload
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object,
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[Any]: ...
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object = None,
+        model: str | None = None,
+        tools: Tools = (),
+        **params: Any,
+    ) -> Completion[Any]:
         """Ask a model for a completion, paid for once per handled message.
 
         The model is this actor's assignment in the model configuration, else
         ``model``, else the actor's ``model`` attribute, else the configured
-        default. ``params`` go into the request (``temperature``, ``max_tokens``,
-        ``tools``...). Inside a handler the completion is recorded in the log's
+        default. ``output=T`` asks for a structured answer decoded and validated as
+        a ``T`` (``done.output``); ``tools`` runs a tool loop (actor tools ask
+        through this context). The rest is as for `Models.complete`:
+        ``output_retries``, ``max_tool_rounds``, ``max_repeats``,
+        ``max_tool_errors``, and ``params`` that go into the request
+        (``temperature``, ``max_tokens``...).
+
+        Inside a handler every turn and tool result is recorded in the log's
         journal (like `once`): a handler re-run for the same message (a retry, or
-        after a crash) gets the recorded completion, marked ``journaled``, without
-        a request and without cost.
+        after a crash) replays what was recorded, marked ``journaled``, without a
+        request, without running a tool again, and without cost.
 
         Raises:
             ModelsConfigError: the bus has no models, or no model is configured.
-            AuthenticationError, ModelResponseError, ModelUnavailable, BudgetExceeded:
-                see `Models.complete`.
+            AuthenticationError, ModelResponseError, ModelUnavailable, BudgetExceeded,
+                OutputValidationError, ToolLoopError, SchemaError: see `Models.complete`.
         """
         models, chosen = self._models(model)
-        slot = self._journal_slot("complete") if self._env is not None else None
         return await models.complete(
-            messages, model=chosen, actor=self.actor, journal=slot and _CompletionJournal(slot),
-            **params,
+            messages, model=chosen, actor=self.actor, output=output, tools=tools,
+            journal=self._call_journal(), asker=self, **params,
         )  # fmt: skip
 
+    @overload
     def stream(
-        self, messages: Sequence[ChatMessage], *, model: str | None = None, **params: Any
-    ) -> Stream:
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: type[T],
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[T]: ...
+    @overload
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: None = None,
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[None]: ...
+    @overload
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object,
+        model: str | None = None,
+        tools: Tools = (),
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[Any]: ...
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object = None,
+        model: str | None = None,
+        tools: Tools = (),
+        **params: Any,
+    ) -> Stream[Any]:
         """Ask a model for a completion as a `Stream` of text deltas; see `complete`.
 
-        Journaled like `complete`: on a re-run the recorded text comes back as one
+        Journaled like `complete`: on a re-run each recorded turn comes back as one
         delta, without a request.
         """
         models, chosen = self._models(model)
-        slot = self._journal_slot("complete") if self._env is not None else None
         return models.stream(
-            messages, model=chosen, actor=self.actor, journal=slot and _CompletionJournal(slot),
-            **params,
+            messages, model=chosen, actor=self.actor, output=output, tools=tools,
+            journal=self._call_journal(), asker=self, **params,
         )  # fmt: skip
+
+    def _call_journal(self) -> _CallJournal | None:
+        # One model call's entries, under this handling's n-th "complete" step.
+        if self._env is None:
+            return None
+        return _CallJournal(self._runtime, self.actor, self._env.id, self._step("complete"))
 
     @property
     def state(self) -> StateView:
@@ -281,18 +389,21 @@ class _Slot:
 
 
 @final
-class _CompletionJournal:
-    # A journal slot holding one completion (what `Models` records and replays).
-    __slots__ = ("_slot",)
+class _CallJournal:
+    # One model call's journal entries (turns, tool results), keyed by the handling.
+    __slots__ = ("_actor", "_cause", "_runtime", "_step")
 
-    def __init__(self, slot: _Slot) -> None:
-        self._slot = slot
+    def __init__(self, runtime: Runtime, actor: str, cause: str, step: str) -> None:
+        self._runtime = runtime
+        self._actor = actor
+        self._cause = cause
+        self._step = step
 
-    async def recorded(self) -> Completion | None:
-        raw = await self._slot.get()
-        if raw is None:
-            return None
-        return msgspec.structs.replace(msgspec.msgpack.decode(raw, type=Completion), journaled=True)
+    def _key(self, entry: str) -> str:
+        return derived_id(self._actor, self._cause, f"{self._step}/{entry}")
 
-    async def record(self, completion: Completion) -> None:
-        await self._slot.put(msgspec.msgpack.encode(completion))
+    async def get(self, entry: str) -> bytes | None:
+        return await self._runtime.journal_get(self._key(entry))
+
+    async def put(self, entry: str, value: bytes) -> None:
+        await self._runtime.journal_put(self._key(entry), value)

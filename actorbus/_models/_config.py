@@ -42,14 +42,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
 from .._errors import ModelsConfigError
 from ._prices import Price
 
-__all__ = ["ECHO_MODEL", "Budgets", "ModelsConfig", "Provider"]
+__all__ = ["ECHO_MODEL", "Budgets", "ModelsConfig", "Provider", "StructuredOutput"]
+
+StructuredOutput: TypeAlias = Literal["json_schema", "json_object", "prompt"]
+"""How a provider is asked for a structured output; see `Provider.structured_output`."""
 
 ECHO_MODEL = "echo"
 """The model the offline echo provider serves: it answers without any network."""
@@ -76,6 +79,11 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         deadline: seconds a model call may take in all, from the first request to the
             last byte of the answer (limits, retries and streaming included).
         max_response_bytes: answers larger than this are refused.
+        structured_output: how a structured output (``output=``) is asked for:
+            ``"json_schema"`` (a ``response_format`` with the schema: OpenAI, and
+            most servers of open models), ``"json_object"`` (JSON mode, the schema
+            in the instructions) or ``"prompt"`` (the schema in the instructions
+            only, for a gateway that takes no ``response_format``).
 
     Version added: 0.1
     """
@@ -94,6 +102,7 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retry_cap: float = 30.0
     deadline: float = 300.0
     max_response_bytes: int = 8_000_000
+    structured_output: StructuredOutput = "json_schema"
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -42,6 +42,8 @@ class Spend(msgspec.Struct, kw_only=True):
         cost: dollars the priced calls cost.
         unpriced_calls: calls to models without a price: what they cost is unknown
             and not in ``cost``.
+        tool_calls: tool calls run by tool loops (replays from the journal not counted).
+        tool_errors: those that gave the model an error result.
 
     Version added: 0.1
     """
@@ -51,6 +53,8 @@ class Spend(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
     cost: float = 0.0
     unpriced_calls: int = 0
+    tool_calls: int = 0
+    tool_errors: int = 0
 
     def add(self, usage: Usage, cost: float | None) -> None:
         """Count one call; ``cost`` None: it was unpriced."""
@@ -200,6 +204,12 @@ class Ledger:
                 "model %r has no price: its calls are counted as unpriced, not as $0; %s",
                 model, PRICES_HINT, extra={"model": model, "actor": actor},
             )  # fmt: skip
+
+    def tool_ran(self, actor: str | None, *, error: bool) -> None:
+        """Count one tool call run by ``actor``'s tool loop."""
+        for spend in (self._total, self._by_actor.setdefault(actor or "(no actor)", Spend())):
+            spend.tool_calls += 1
+            spend.tool_errors += error
 
     def report(self) -> CostReport:
         """Return a snapshot of the totals."""

@@ -11,52 +11,44 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol, final
+from typing import Any, Generic, TypeVar, final, overload
 
-import anyio
 import httpx
 import msgspec
 
 from .._backend import current_library
 from .._errors import (
     AsyncioRequired,
-    ModelResponseError,
     ModelsConfigError,
     ModelTimeout,
     ModelUnavailable,
+    SchemaError,
 )
-from .._trace import ChatScope, Tracing
-from ._chat import ChatMessage, Completion, Usage, estimate_tokens, prompt_chars
+from .._trace import Tracing
+from ._chat import ChatMessage, Completion, ToolCall, Usage, estimate_tokens, prompt_chars
 from ._client import GiveUp, ProviderClient, ProviderCounters, ProviderStatistics
 from ._config import ModelsConfig, Provider
 from ._costs import CostReport, Ledger, Reservation
+from ._loop import Bounds, Call, CallJournal
 from ._price_file import price_table
-from ._secret import Secret
-from ._sse import EventReader
-from ._wire import Chunk, WireCompletion, decode_chunk, decode_completion, encode_request
+from ._schema import Output
+from ._tools import Asker, Tool, tool_set
+from ._turn import Answered, plain_turn, shaped, streamed_turn, whole
+from ._wire import encode_request
 
-__all__ = ["DEFAULT_MAX_TOKENS", "CompletionJournal", "Models", "Stream"]
+__all__ = ["DEFAULT_MAX_TOKENS", "Models", "Stream"]
+
+T = TypeVar("T")
+Tools = Sequence[Tool | Callable[..., Any]]
+"""What ``tools=`` takes: `Tool` values, or functions (each made a tool with `tool`)."""
 
 log = logging.getLogger("actorbus.models")
 
 DEFAULT_MAX_TOKENS = 1024
 """Output tokens assumed, for limits and budgets, of a call that sets no ``max_tokens``."""
-
-
-class CompletionJournal(Protocol):
-    """Where one call's completion is recorded, so a re-run replays it instead of paying."""
-
-    async def recorded(self) -> Completion | None:
-        """Return the completion recorded earlier, or None."""
-        ...
-
-    async def record(self, completion: Completion) -> None:
-        """Record the completion (durably, before the handler goes on)."""
-        ...
 
 
 @final
@@ -202,74 +194,158 @@ class Models:
 
     # -- calls ------------------------------------------------------------------------
 
+    @overload
     async def complete(
         self,
         messages: Sequence[ChatMessage],
         *,
+        output: type[T],
         model: str | None = None,
         actor: str | None = None,
-        journal: CompletionJournal | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
         **params: Any,
-    ) -> Completion:
+    ) -> Completion[T]: ...
+    @overload
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: None = None,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[None]: ...
+    @overload
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[Any]: ...
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object = None,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Completion[Any]:
         """Ask a model (then its fallbacks) for a completion of ``messages``.
 
         The model is ``actor``'s assignment, else ``model``, else the configured
         ``default_model`` (see `model_for`). ``params`` go into the request as they
-        are (``temperature``, ``max_tokens``, ``tools``...). ``actor`` is whose
-        budget and totals the call counts in. With a ``journal`` holding a
-        completion, that is returned and nothing is sent; otherwise the new
-        completion is recorded there before it is returned.
+        are (``temperature``, ``max_tokens``...). ``actor`` is whose budget and
+        totals the call counts in.
+
+        With ``output=T`` (a msgspec Struct, a `Message`, or any type msgspec can
+        decode) the answer is decoded and validated as a ``T`` (``done.output``);
+        one that is not is asked for again with the error, up to ``output_retries``
+        times. With ``tools`` the call is a loop: the model's tool calls are run
+        (concurrently within a turn) and their results sent back until it answers
+        without calling one, within ``max_tool_rounds``, ``max_repeats`` and
+        ``max_tool_errors``. ``asker`` is what actor tools ask through (a `Bus`;
+        inside a handler, the `Context`).
+
+        With a ``journal``, every turn and tool result is recorded as it finishes,
+        and a call run again replays what was recorded instead of asking or
+        running again.
 
         Raises:
             AuthenticationError: the provider refused the key.
             ModelResponseError: an answer was not a valid completion.
             ModelUnavailable: every attempt of the model and its fallbacks failed.
             ModelTimeout: the call ran past its provider's ``deadline``.
-            BudgetExceeded: the call could overspend a budget; nothing was sent.
+            BudgetExceeded: a turn could overspend a budget; it was not sent.
+            OutputValidationError: no answer gave a valid ``output``.
+            ToolLoopError: the tool loop reached one of its bounds.
+            SchemaError: a tool or the output type cannot be described to a model.
             ModelsConfigError: no model is named or configured, or none serves it.
         """
-        model = self.model_for(actor, model)
-        tracing = self.tracing
-        if tracing is None:
-            return await self._journaled(messages, model, actor, journal, params)
-        with tracing.chat(model, actor) as scope:
-            completion = await self._journaled(messages, model, actor, journal, params)
-            _report(scope, completion)
-        return completion
+        bounds = Bounds(
+            output_retries=output_retries, max_tool_rounds=max_tool_rounds,
+            max_repeats=max_repeats, max_tool_errors=max_tool_errors,
+        )  # fmt: skip
+        call = self._call(
+            messages, model, actor, params, stream=False, output=output, tools=tools,
+            journal=journal, asker=asker, bounds=bounds,
+        )  # fmt: skip
+        async for _ in call.run():
+            pass
+        assert call.completion is not None
+        return call.completion
 
-    async def _journaled(
+    def _call(
         self,
         messages: Sequence[ChatMessage],
-        model: str,
+        model: str | None,
         actor: str | None,
-        journal: CompletionJournal | None,
         params: dict[str, Any],
-    ) -> Completion:
-        if journal is not None and (recorded := await journal.recorded()) is not None:
-            return recorded
-        completion = await self._complete(list(messages), model, actor, params)
-        if journal is not None:
-            await journal.record(completion)
-        return completion
-
-    async def _complete(
-        self, chat: list[ChatMessage], model: str, actor: str | None, params: dict[str, Any]
-    ) -> Completion:
-        call = await self._answer(model, actor, chat, params, stream=False)
-        answer: WireCompletion = call.result
-        message = answer.choices[0].message
-        secret = call.client.secret
-        text = secret.mask(message.content or "")
-        tool_calls = _masked_calls(secret, message.tool_calls)
-        usage, estimated = _usage(answer.usage, chat, text, tool_calls)
-        completion = self._settle(
-            call.client, call.model, actor, call.reservation, call.tokens, usage,
-            text=text, finish_reason=answer.choices[0].finish_reason, tool_calls=tool_calls,
-            latency=call.latency, attempts=call.attempts,
-            answered_by=answer.model or call.model, estimated=estimated,
-        )  # fmt: skip
-        await call.client.correct_tokens(call.tokens, usage)
-        return completion
+        *,
+        stream: bool,
+        output: object,
+        tools: Tools,
+        journal: CallJournal | None,
+        asker: Asker | None,
+        bounds: Bounds,
+    ) -> Call:
+        for reserved in ("response_format", "stream", "stream_options", "messages", "model"):
+            if reserved in params:
+                raise ModelsConfigError(
+                    f"{reserved}= is set by actorbus (use output= for a structured answer, "
+                    "stream() for a stream, model= for the model)"
+                )
+        if not isinstance(tools, list | tuple):
+            raise SchemaError("tools", "pass a list of tools: tools=[search, ...]")
+        for item in tools:
+            if isinstance(item, dict):
+                raise SchemaError(
+                    "tools", "a tool is a function or ab.tool(...)/ab.actor_tool(...), not a dict"
+                )
+        return Call(
+            self,
+            streamed_turn if stream else plain_turn,
+            list(messages),
+            self.model_for(actor, model),
+            actor,
+            params,
+            journal=journal,
+            output=None if output is None else Output(output),
+            tools=tool_set(tools),
+            bounds=bounds,
+            asker=asker,
+            stream=stream,
+        )
 
     async def _answer(
         self,
@@ -277,9 +353,10 @@ class Models:
         actor: str | None,
         chat: list[ChatMessage],
         params: dict[str, Any],
+        output: Output[Any] | None,
         *,
         stream: bool,
-    ) -> _Call:
+    ) -> Answered:
         """Walk ``model`` and its fallbacks until one answers 200; its budget stays reserved.
 
         A whole answer comes back decoded; a stream comes back as the open response.
@@ -291,9 +368,10 @@ class Models:
         for candidate in self._chain(model):
             client = self._client(candidate)
             deadline = time.monotonic() + client.provider.deadline
-            tokens, reservation = self._reserve(client, candidate, actor, chat, params)
-            body = encode_request(candidate, chat, params, stream=stream)
-            receive = _opened if stream else functools.partial(_whole, client, candidate)
+            asked, shape = shaped(chat, params, output, client.provider.structured_output)
+            tokens, reservation = self._reserve(client, candidate, actor, asked, shape)
+            body = encode_request(candidate, asked, shape, stream=stream)
+            receive = _opened if stream else functools.partial(whole, client, candidate)
             try:
                 result, tries, latency = await client.attempts(
                     candidate, body, tokens, receive, deadline, keep_open=stream
@@ -311,34 +389,103 @@ class Models:
             except BaseException:
                 self._ledger.release(reservation)
                 raise
-            return _Call(
+            return Answered(
                 result, candidate, client, tokens, reservation, attempts + tries, latency, deadline
             )
         if late is not None:
             raise ModelTimeout(model, attempts, late, f"before an answer came (last: {last})")
         raise ModelUnavailable(model, attempts, last)
 
+    @overload
     def stream(
         self,
         messages: Sequence[ChatMessage],
         *,
+        output: type[T],
         model: str | None = None,
         actor: str | None = None,
-        journal: CompletionJournal | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
         **params: Any,
-    ) -> Stream:
+    ) -> Stream[T]: ...
+    @overload
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: None = None,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[None]: ...
+    @overload
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[Any]: ...
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        output: object = None,
+        model: str | None = None,
+        actor: str | None = None,
+        tools: Tools = (),
+        journal: CallJournal | None = None,
+        asker: Asker | None = None,
+        output_retries: int = 2,
+        max_tool_rounds: int = 8,
+        max_repeats: int = 2,
+        max_tool_errors: int = 3,
+        **params: Any,
+    ) -> Stream[Any]:
         """Return a `Stream` of a model's answer as text deltas, over server-sent events.
 
-        The model is chosen as for `complete`. Limits, retries and fallbacks apply
-        until the first byte of a 200 answer; after that a broken stream raises
+        Takes what `complete` takes. Every turn is streamed: the deltas are the
+        text of each turn in turn (tool calls are assembled from their deltas and
+        run between turns), and `Stream.completion` is the whole call's, as
+        `complete` returns it. Limits, retries and fallbacks apply until the first
+        byte of each 200 answer; after that a broken stream raises
         `ModelResponseError`, and one still going at the provider's ``deadline``
-        raises `ModelTimeout`. A ``journal`` works as for `complete`: a recorded
-        completion comes back as one delta.
+        raises `ModelTimeout`. A journaled turn comes back as one delta.
 
         Raises:
             ModelsConfigError: no model is named or configured.
+            SchemaError: a tool or the output type cannot be described to a model.
         """
-        return Stream(self, list(messages), self.model_for(actor, model), actor, params, journal)
+        bounds = Bounds(
+            output_retries=output_retries, max_tool_rounds=max_tool_rounds,
+            max_repeats=max_repeats, max_tool_errors=max_tool_errors,
+        )  # fmt: skip
+        call = self._call(
+            messages, model, actor, params, stream=True, output=output, tools=tools,
+            journal=journal, asker=asker, bounds=bounds,
+        )  # fmt: skip
+        return Stream(call)
 
     def _chain(self, model: str) -> list[str]:
         return [model, *self._config.fallbacks.get(model, [])]
@@ -365,17 +512,16 @@ class Models:
         model: str,
         actor: str | None,
         reservation: Reservation,
-        tokens: int,
         usage: Usage,
         *,
         text: str,
         finish_reason: str | None,
-        tool_calls: list[dict[str, Any]] | None,
+        tool_calls: list[ToolCall] | None,
         latency: float,
         attempts: int,
         answered_by: str,
         estimated: bool,
-    ) -> Completion:
+    ) -> Completion[None]:
         if usage.total_tokens == 0 and (usage.prompt_tokens or usage.completion_tokens):
             usage = msgspec.structs.replace(
                 usage, total_tokens=usage.prompt_tokens + usage.completion_tokens
@@ -408,88 +554,45 @@ class Models:
         return list(self._config.providers)
 
 
-async def _whole(client: ProviderClient, model: str, response: httpx.Response) -> WireCompletion:
-    body = await client.read(response, model)
-    return decode_completion(model, response.status_code, body, client.secret)
-
-
-def _usage(
-    reported: Usage | None, chat: list[ChatMessage], text: str, tool_calls: list[Any] | None
-) -> tuple[Usage, bool]:
-    """Return a call's usage and whether it is an estimate.
-
-    A provider that reports none (or only zeros) is charged an estimate of the
-    prompt and of what came back, so budgets and token limits still bind.
-    """
-    if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
-        return reported, False
-    prompt = estimate_tokens(prompt_chars(chat))
-    calls = len(msgspec.json.encode(tool_calls)) if tool_calls else 0
-    out = estimate_tokens(len(text) + calls)
-    return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out), True
-
-
-def _masked_calls(
-    secret: Secret, calls: list[dict[str, Any]] | None
-) -> list[dict[str, Any]] | None:
-    """Return tool calls with the key masked in their arguments (a gateway may echo it)."""
-    if not calls or not secret.key:
-        return calls
-    masked: list[dict[str, Any]] = []
-    for call in calls:
-        function = call.get("function")
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            function = {**function, "arguments": secret.mask(function["arguments"])}
-            call = {**call, "function": function}
-        masked.append(call)
-    return masked
+async def _opened(response: Any) -> Any:
+    return response  # a stream: its reader consumes (and closes) the response
 
 
 @final
-class Stream:
+class Stream(Generic[T]):
     """A model's answer arriving as text deltas: ``async for delta in stream``.
 
-    After the last delta, `completion` holds the whole answer with its usage and
-    cost. Use ``async with`` around it when you may stop reading early, so the
-    connection is released at once. Usage comes from the stream's final usage chunk
-    (requested with ``stream_options.include_usage``); a provider that sends none
-    gets an estimate (prompt and text at about four characters a token), flagged
-    by ``Completion.usage_estimated``.
+    After the last delta, `completion` holds the whole call's answer with its
+    usage and cost (as `Models.complete` returns it). Use ``async with`` around
+    it when you may stop reading early, so the connection is released at once.
+    Usage comes from each stream's final usage chunk (requested with
+    ``stream_options.include_usage``); a provider that sends none gets an
+    estimate (prompt and text at about four characters a token), flagged by
+    ``Completion.usage_estimated``.
 
     Version added: 0.1
     """
 
-    __slots__ = (
-        "_actor", "_chat", "_gen", "_journal", "_model", "_models", "_params", "completion",
-    )  # fmt: skip
+    __slots__ = ("_call", "_gen")
 
-    def __init__(
-        self,
-        models: Models,
-        chat: list[ChatMessage],
-        model: str,
-        actor: str | None,
-        params: dict[str, Any],
-        journal: CompletionJournal | None = None,
-    ) -> None:
-        self._models = models
-        self._journal = journal
-        self._chat = chat
-        self._model = model
-        self._actor = actor
-        self._params = params
+    def __init__(self, call: Call) -> None:
+        self._call = call
         self._gen: AsyncGenerator[str, None] | None = None
-        self.completion: Completion | None = None
 
-    def __aiter__(self) -> Stream:
+    @property
+    def completion(self) -> Completion[T] | None:
+        """The whole answer, once the last delta has been read (None before)."""
+        return self._call.completion
+
+    def __aiter__(self) -> Stream[T]:
         return self
 
     async def __anext__(self) -> str:
         if self._gen is None:
-            self._gen = self._run()
+            self._gen = self._call.run()
         return await self._gen.__anext__()
 
-    async def __aenter__(self) -> Stream:
+    async def __aenter__(self) -> Stream[T]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -504,166 +607,3 @@ class Stream:
     async def text(self) -> str:
         """Read the whole stream and return its text."""
         return "".join([delta async for delta in self])
-
-    async def _run(self) -> AsyncGenerator[str, None]:
-        tracing = self._models.tracing
-        traced: AbstractContextManager[ChatScope | None] = (
-            nullcontext() if tracing is None else tracing.chat(self._model, self._actor)
-        )
-        deltas = self._deltas()
-        try:
-            with traced as scope:
-                async for delta in deltas:
-                    yield delta
-                if scope is not None and self.completion is not None:
-                    _report(scope, self.completion)
-        finally:
-            await deltas.aclose()
-
-    async def _deltas(self) -> AsyncGenerator[str, None]:
-        journal = self._journal
-        if journal is not None and (recorded := await journal.recorded()) is not None:
-            self.completion = recorded
-            if recorded.text:
-                yield recorded.text
-            return
-        request = self._request()
-        try:
-            async for delta in request:
-                yield delta
-        finally:
-            await request.aclose()  # left early: release the connection and the reservation
-        if journal is not None and self.completion is not None:
-            await journal.record(self.completion)
-
-    async def _request(self) -> AsyncGenerator[str, None]:
-        models = self._models
-        call = await models._answer(self._model, self._actor, self._chat, self._params, stream=True)
-        response: httpx.Response = call.result
-        client, candidate, reservation, tokens = (
-            call.client, call.model, call.reservation, call.tokens,
-        )  # fmt: skip
-        settled = False
-        try:
-            started = _now()
-            parts: list[str] = []
-            usage: Usage | None = None
-            finish: str | None = None
-            answered_by = candidate
-            mask = client.secret.stream()
-            events = _events(client, response, candidate, call.deadline, call.attempts)
-            async for chunk in events:
-                answered_by = chunk.model or answered_by
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    if choice.finish_reason is not None:
-                        finish = choice.finish_reason
-                    if choice.delta.content and (shown := mask.feed(choice.delta.content)):
-                        parts.append(shown)
-                        yield shown
-            if shown := mask.flush():
-                parts.append(shown)
-                yield shown
-            text = client.secret.mask("".join(parts))
-            usage, estimated = _usage(usage, self._chat, text, None)
-            self.completion = models._settle(
-                client, candidate, self._actor, reservation, tokens, usage, text=text,
-                finish_reason=finish, tool_calls=None, latency=_now() - started,
-                attempts=call.attempts, answered_by=answered_by, estimated=estimated,
-            )  # fmt: skip
-            settled = True
-            await client.correct_tokens(tokens, usage)
-        finally:
-            if not settled:
-                models._ledger.release(reservation)
-            await response.aclose()
-
-
-class _Call(NamedTuple):
-    """A model call that was answered: the answer and what settling it needs."""
-
-    result: Any  # a decoded WireCompletion, or the open response of a stream
-    model: str
-    client: ProviderClient
-    tokens: int
-    reservation: Reservation
-    attempts: int
-    latency: float
-    deadline: float  # when the call must end (time.monotonic), streaming included
-
-
-def _report(scope: ChatScope, completion: Completion) -> None:
-    """Tell a tracing scope what a call gave."""
-    usage = completion.usage
-    scope.finish(
-        model=completion.model, provider=completion.provider, prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens, cost=completion.cost,
-        attempts=completion.attempts, journaled=completion.journaled,
-    )  # fmt: skip
-
-
-async def _opened(response: httpx.Response) -> httpx.Response:
-    return response  # a stream: its reader consumes (and closes) the response
-
-
-def _now() -> float:
-    return time.monotonic()
-
-
-async def _events(
-    client: ProviderClient, response: httpx.Response, model: str, deadline: float, attempts: int
-) -> AsyncIterator[Chunk]:
-    """Yield the chunks of a server-sent event stream until ``[DONE]``.
-
-    Each read ends by ``deadline``: a server that keeps the stream alive (comments,
-    empty deltas) without finishing cannot hold the call past it.
-
-    Raises:
-        ModelResponseError: the stream ends (or breaks) before ``[DONE]``, a chunk
-            is invalid, or the stream exceeds ``max_response_bytes``.
-        ModelTimeout: ``deadline`` passed before the stream ended.
-    """
-    provider = client.provider
-    limit = provider.max_response_bytes
-    size = 0
-    reader = EventReader()
-    pieces = response.aiter_bytes()
-    try:
-        while (piece := await _next_piece(pieces, deadline)) is not None:
-            size += len(piece)
-            if size > limit:
-                raise ModelResponseError(
-                    model, 200, f"the stream is larger than max_response_bytes={limit}"
-                )
-            for data in reader.feed(piece):
-                if data == b"[DONE]":
-                    return
-                yield decode_chunk(model, data, client.secret)
-        if reader.pending() == b"[DONE]":
-            return
-    except _Late:
-        during = "while the answer streamed"
-        raise ModelTimeout(model, attempts, provider.deadline, during) from None
-    except httpx.HTTPError as exc:
-        raise ModelResponseError(
-            model, 200, f"the stream broke before its end ({type(exc).__name__}: {exc})"
-        ) from None
-    raise ModelResponseError(model, 200, "the stream ended without [DONE]: the answer is cut short")
-
-
-class _Late(Exception):
-    """A stream's deadline passed (internal: becomes `ModelTimeout`)."""
-
-
-async def _next_piece(pieces: AsyncIterator[bytes], deadline: float) -> bytes | None:
-    """Return the stream's next bytes (None at its end), waiting no later than ``deadline``.
-
-    Raises:
-        _Late: the deadline passed first.
-    """
-    left = deadline - time.monotonic()
-    if left > 0:
-        with anyio.move_on_after(left):
-            return await anext(pieces, None)
-    raise _Late

@@ -12,10 +12,37 @@ from typing import Any
 import msgspec
 
 from .._errors import ModelResponseError
-from ._chat import ChatMessage, Usage
+from ._chat import ChatMessage, FunctionCall, ToolCall, Usage
 from ._secret import Secret
 
-__all__ = ["Chunk", "WireCompletion", "decode_chunk", "decode_completion", "encode_request"]
+__all__ = [
+    "Chunk",
+    "ToolCallParts",
+    "WireCompletion",
+    "decode_chunk",
+    "decode_completion",
+    "encode_request",
+]
+
+
+class WireFunction(msgspec.Struct, kw_only=True):
+    """The function of a tool call as a gateway sends it.
+
+    ``arguments`` should be JSON text; some gateways send the object itself,
+    which is taken too (and written back as text).
+    """
+
+    name: str = ""
+    arguments: Any = ""
+
+
+class WireToolCall(msgspec.Struct, kw_only=True):
+    """A tool call of an answer, or a piece of one in a streamed delta."""
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: WireFunction | None = None
 
 
 class WireMessage(msgspec.Struct, kw_only=True):
@@ -23,7 +50,7 @@ class WireMessage(msgspec.Struct, kw_only=True):
 
     role: str = "assistant"
     content: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[WireToolCall] | None = None
 
 
 class WireChoice(msgspec.Struct, kw_only=True):
@@ -48,7 +75,7 @@ class Delta(msgspec.Struct, kw_only=True):
 
     role: str | None = None
     content: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[WireToolCall] | None = None
 
 
 class ChunkChoice(msgspec.Struct, kw_only=True):
@@ -73,6 +100,68 @@ class Chunk(msgspec.Struct, kw_only=True):
 
 
 _encoder = msgspec.json.Encoder()
+
+
+def tool_calls_of(calls: list[WireToolCall] | None) -> list[ToolCall] | None:
+    """Return an answer's tool calls, typed (None when it has none).
+
+    A call without an id gets ``call_<position>`` (its result must name one).
+    """
+    if not calls:
+        return None
+    return [
+        ToolCall(
+            id=call.id or f"call_{n}",
+            function=FunctionCall(
+                name=call.function.name if call.function else "",
+                arguments=_text(call.function.arguments if call.function else ""),
+            ),
+        )
+        for n, call in enumerate(calls)
+    ]
+
+
+def _text(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        return arguments
+    return _encoder.encode(arguments).decode()
+
+
+class ToolCallParts:
+    """Tool calls assembled from streamed deltas: ids and names first, arguments in pieces."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, *argument pieces]
+
+    def add(self, pieces: list[WireToolCall]) -> None:
+        """Take the tool-call pieces of one delta."""
+        for n, piece in enumerate(pieces):
+            index = piece.index if piece.index is not None else n
+            parts = self._calls.setdefault(index, ["", ""])
+            if piece.id:
+                parts[0] = piece.id
+            function = piece.function
+            if function is not None:
+                if function.name and not parts[1]:  # sent once, in the call's first piece
+                    parts[1] = function.name
+                if function.arguments:
+                    parts.append(_text(function.arguments))
+
+    def calls(self) -> list[ToolCall] | None:
+        """Return the assembled calls, in index order (None when there were none)."""
+        if not self._calls:
+            return None
+        return [
+            ToolCall(
+                id=parts[0] or f"call_{n}",
+                function=FunctionCall(name=parts[1], arguments="".join(parts[2:])),
+            )
+            for n, (_, parts) in enumerate(sorted(self._calls.items()))
+        ]
+
+
 _completion = msgspec.json.Decoder(WireCompletion)
 _chunk = msgspec.json.Decoder(Chunk)
 
