@@ -81,6 +81,7 @@ from ._models import Completion as Completion
 from ._models import CostReport as CostReport
 from ._models import EchoTransport as EchoTransport
 from ._models import FunctionCall as FunctionCall
+from ._models import ModelEvent as ModelEvent
 from ._models import Models as Models
 from ._models import ModelsConfig as ModelsConfig
 from ._models import Price as Price
@@ -154,6 +155,7 @@ __all__ = [
     "Message",
     "MessageTooLarge",
     "ModelError",
+    "ModelEvent",
     "ModelResponseError",
     "ModelTimeout",
     "ModelUnavailable",

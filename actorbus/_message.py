@@ -156,6 +156,8 @@ class TaskDelegation(Message):
         description: what to do, in plain words.
         inputs: structured inputs, such as earlier tasks' results.
         assigned_to: the actor chosen, once one is.
+        deadline: when the assignee must have answered (`time.time`, seconds since
+            the epoch); work still going then is abandoned (None: no bound).
     """
 
     task_id: str
@@ -163,6 +165,7 @@ class TaskDelegation(Message):
     description: str = ""
     inputs: dict[str, Any] = msgspec.field(default_factory=dict)
     assigned_to: str | None = None
+    deadline: float | None = None
 
 
 class Register(Message):

@@ -21,7 +21,7 @@ from ._messages import (
     WorkflowResult,
 )
 from ._offline import offline_models, offline_reply
-from ._roles import LLMWorker, Researcher, Validator, Writer, parse_verdict
+from ._roles import LLMWorker, Researcher, Validator, Verdict, Writer
 from ._team import Team
 from ._team_types import Review, TeamEvent, TeamResult
 from ._worker import ANNOUNCE, Worker, registry_topic, task_topic
@@ -43,6 +43,7 @@ __all__ = [
     "TeamEvent",
     "TeamResult",
     "Validator",
+    "Verdict",
     "Worker",
     "WorkflowError",
     "WorkflowKind",
@@ -52,7 +53,6 @@ __all__ = [
     "check_workflow_id",
     "offline_models",
     "offline_reply",
-    "parse_verdict",
     "registry_topic",
     "run_task",
     "run_workflow",

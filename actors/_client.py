@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import actorbus as ab
 
+from ._coordinator import ANSWER_GRACE
 from ._graph import check_workflow, check_workflow_id
 from ._messages import RunWorkflow, Task, TaskOutcome, WorkflowKind, WorkflowResult
 from ._worker import task_topic
@@ -13,11 +14,11 @@ from ._worker import task_topic
 __all__ = ["run_task", "run_workflow"]
 
 
-def _budget(tasks: Sequence[Task], kind: WorkflowKind) -> float:
+def _budget(tasks: Sequence[Task]) -> float:
     # The longest a workflow can take: every attempt of every task timing out in
-    # turn (sequential, DAG) or of the slowest task (parallel), plus some slack.
-    per_task = [t.timeout * t.max_attempts for t in tasks]
-    return (max(per_task) if kind == "parallel" else sum(per_task)) + 5.0
+    # turn, plus the coordinator's grace for each. Parallel tasks too: those
+    # sent to a busy worker wait behind each other.
+    return sum((t.timeout + ANSWER_GRACE) * t.max_attempts for t in tasks) + 5.0
 
 
 async def run_workflow(
@@ -49,7 +50,7 @@ async def run_workflow(
     if workflow_id is not None:
         check_workflow_id(workflow_id)
     request = RunWorkflow(workflow_id=workflow_id or ab.new_id(), kind=kind, tasks=list(tasks))
-    wait = _budget(tasks, kind) if timeout is None else timeout
+    wait = _budget(tasks) if timeout is None else timeout
     reply = await bus.ask(task_topic(coordinator), request, timeout=wait)
     if not isinstance(reply, WorkflowResult):
         raise TypeError(f"{coordinator!r} answered a workflow with {type(reply).__name__}")

@@ -8,6 +8,13 @@ good, it timed out, or it answered not ok) is retried on another capable actor, 
 to the task's ``max_attempts``. Each task's status lives in the bus's shared state
 under ``task.<workflow>.<task id>`` (see `TaskRecord`), so anyone can watch it.
 
+An attempt never overlaps the next: the delegation carries a deadline (the task's
+``timeout``, plus that of each task already waiting at the same worker, which it
+queues behind), the worker stops its work there (see `Worker`), and the
+coordinator waits for its answer until the deadline and `ANSWER_GRACE` have
+passed before it tries again. Only a worker that does not answer even then (it
+is stuck, or gone) is given up on without its answer.
+
 A coordinator is itself a `Worker`: give it capabilities and a coordinator of its
 own and it takes tasks from above and hands them to its team (teams of teams).
 """
@@ -28,7 +35,11 @@ from ._messages import RunWorkflow, Task, TaskOutcome, TaskResult, TaskStatus, W
 from ._registry import Registry
 from ._worker import ANNOUNCE, Worker
 
-__all__ = ["Coordinator", "TaskRecord"]
+__all__ = ["ANSWER_GRACE", "Coordinator", "TaskRecord"]
+
+ANSWER_GRACE = 5.0
+"""Seconds the coordinator waits past a delegation's deadline for the worker to say
+it stopped, before it gives up on that worker's answer."""
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):
@@ -96,13 +107,20 @@ class Coordinator(Worker):
         ctx.logger.debug("%s can do %s", msg.actor, ", ".join(msg.capabilities) or "nothing now")
 
     async def on_task(self, msg: ab.TaskDelegation, ctx: ab.Context) -> TaskResult:
-        """Run one task (from a client or a coordinator above) on a capable actor."""
+        """Run one task (from a client or a coordinator above) on a capable actor.
+
+        A delegation with a deadline shares the time left (less `ANSWER_GRACE`)
+        among the task's attempts, so this team answers before it.
+        """
         task = Task(
             id=_key_token(msg.task_id),
             capability=msg.capability,
             description=msg.description,
             inputs=msg.inputs,
         )
+        if msg.deadline is not None:
+            left = msg.deadline - time.time() - ANSWER_GRACE
+            task = msgspec.structs.replace(task, timeout=max(left / task.max_attempts, 0.001))
         outcome = await self.run_one(task, ctx, workflow=ctx.actor)
         return TaskResult(
             task_id=msg.task_id,
@@ -167,25 +185,31 @@ class Coordinator(Worker):
     async def _attempt(
         self, task: Task, worker: str, ctx: ab.Context
     ) -> tuple[TaskResult | None, str]:
+        # A worker does one task at a time (unless it says otherwise): this one
+        # waits behind those already sent to it, so it gets their time too.
+        allowed = task.timeout * (self.registry.outstanding(worker) + 1)
         delegation = ab.TaskDelegation(
             task_id=task.id,
             capability=task.capability,
             description=task.description,
             inputs=task.inputs,
             assigned_to=worker,
+            deadline=time.time() + allowed,
         )
         self.registry.started(worker)
         try:
-            reply = await ctx.ask(self.registry.topic(worker), delegation, timeout=task.timeout)
+            reply = await ctx.ask(
+                self.registry.topic(worker), delegation, timeout=allowed + ANSWER_GRACE
+            )
         except ab.AskTimeout:
-            return None, f"{worker} did not answer within {task.timeout:g}s"
+            return None, f"{worker} did not answer, even {ANSWER_GRACE:g}s past its deadline"
         except ab.NoSubscriber as exc:
             # Gone without withdrawing (killed, or its on_stop failed): forget it,
             # or it would take (and fail) an attempt of every task it is picked for.
             self.registry.remove(worker)
             return None, str(exc)
-        except ab.AskFailed as exc:
-            return None, str(exc)
+        except ab.AskFailed as exc:  # its dead letter, in the log, has the whole story
+            return None, f"{worker} failed: {exc.error_type.rsplit('.', 1)[-1]}: {exc.error}"
         except KeyError:
             return None, f"{worker} withdrew before the task reached it"
         finally:

@@ -4,16 +4,19 @@
 system prompt, using only the words of the task: the researcher writes a few
 bullet points on its angle; the writer turns the notes into a paragraph, but in
 its first draft leaves out some of the task's key terms (unless the feedback names
-them); the validator approves a draft that mentions every key term and otherwise
-answers ``REVISE: mention X, Y``. So an offline run shows a real, bounded review
-loop: a first draft sent back, a second one approved. Deterministic: the same
-task gives the same answers.
+them); the validator answers with a JSON `Verdict`, approving a draft that
+mentions every key term and otherwise listing ``mention X`` for each one missing.
+So an offline run shows a real, bounded review loop: a first draft sent back, a
+second one approved. Deterministic: the same task gives the same answers. None of
+it is a model's work, which is why ``actorbus run`` says so when it uses it.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+import msgspec
 
 import actorbus as ab
 
@@ -102,7 +105,8 @@ def _research(prompt: str) -> str:
 
 def _write(prompt: str) -> str:
     terms = key_terms(_field(prompt, "Task"))
-    named = set(_WORD.findall(_field(prompt, "Reviewer feedback").lower()))
+    feedback = prompt.partition("Reviewer feedback, to address:")[2]
+    named = set(_WORD.findall(feedback.split("\n\nWrite the answer.")[0].lower()))
     held_back = terms[len(terms) - min(2, len(terms) // 2) :]  # a first draft's gaps
     omitted = {t for t in held_back if t not in named}
     sentences: list[str] = []
@@ -123,12 +127,11 @@ def _write(prompt: str) -> str:
 
 def _validate(prompt: str) -> str:
     terms = key_terms(_field(prompt, "Task"))
-    draft = prompt.split("Draft:", 1)[-1].rsplit("\n\nReply APPROVED", 1)[0]
+    draft = prompt.split("Draft:", 1)[-1].rsplit("\n\nJudge the draft.", 1)[0]
     present = set(_WORD.findall(draft.lower()))
     missing = [t for t in terms if t not in present]
-    if missing:
-        return f"REVISE: mention {', '.join(missing)}"
-    return f"APPROVED\nThe draft covers {', '.join(terms) or 'the task'}."
+    verdict = {"approved": not missing, "issues": [f"mention {t}" for t in missing]}
+    return msgspec.json.encode(verdict).decode()
 
 
 def _field(prompt: str, label: str) -> str:

@@ -4,20 +4,26 @@
 The roles are the source article's team, each with its own system prompt and
 model, following its cost pattern: a cheap model for the many research calls, a
 strong one for the writing that users read, and a fast, cheap one from another
-vendor for validation (see `Validator`).
+vendor for validation (see `Validator`), which answers with a typed `Verdict`.
+
+Every call is streamed: a provider's ``timeout`` then bounds the silence between
+two pieces of the answer, not the whole answer, so a slow local model that takes
+a minute to write is not cut off while it writes (the provider's ``deadline``
+still bounds the call).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
+
+import msgspec
 
 import actorbus as ab
 
 from ._worker import Worker
 
-__all__ = ["LLMWorker", "Researcher", "Validator", "Writer", "parse_verdict"]
+__all__ = ["LLMWorker", "Researcher", "Validator", "Verdict", "Writer"]
 
 # Inputs the coordinator adds to a task (sequential and DAG workflows): not part
 # of what a role is asked, unless a subclass decides otherwise.
@@ -28,7 +34,8 @@ class LLMWorker(Worker):
     """A worker that does each task with one model call: subclass it per role.
 
     `perform` sends ``[system(system_prompt), user(prompt(task))]`` to the actor's
-    model with ``max_tokens`` and returns ``parse(text)`` as the task's output.
+    model with ``max_tokens``, streamed (see the module docs), and returns
+    ``parse(text)`` as the task's output.
     Model errors are not retried by the handler (``max_retries = 0``): the models
     layer already retried what can succeed on a retry (429, 5xx, timeouts), and
     what reaches the handler (`ModelUnavailable`, `AuthenticationError`,
@@ -75,12 +82,29 @@ class LLMWorker(Worker):
 
     async def perform(self, task: ab.TaskDelegation, ctx: ab.Context) -> Any:
         """Ask the model once and return the parsed answer."""
-        done = await ctx.complete(
+        done = await self.ask_model(ctx, task)
+        return self.parse(done.text)
+
+    async def ask_model(
+        self, ctx: ab.Context, task: ab.TaskDelegation, output: object = None
+    ) -> ab.Completion[Any]:
+        """Send the task's messages as one streamed call; return its completion.
+
+        ``output`` is a structured output type, as for `actorbus.Context.stream`.
+        """
+        stream = ctx.stream(
             [ab.system(self.system_prompt), ab.user(self.prompt(task))],
+            output=output,
             model=self.chosen_model,
             max_tokens=self.max_tokens,
         )
-        return self.parse(done.text)
+        async with stream:
+            async for _ in stream:
+                pass
+        done = stream.completion
+        if done is None:  # a stream read to its end always has its completion
+            raise RuntimeError("the model's stream ended without its completion")
+        return done
 
 
 class Researcher(LLMWorker):
@@ -111,7 +135,8 @@ class Writer(LLMWorker):
     """Writes the answer from the research notes (input ``notes``, a list).
 
     On a revision it also gets its previous ``draft`` and the validator's
-    ``feedback``. Writing is what users read, so it goes to a strong model.
+    ``feedback`` (a list of issues to fix). Writing is what users read, so it goes
+    to a strong model.
     """
 
     capabilities = ("write",)
@@ -124,27 +149,45 @@ class Writer(LLMWorker):
     )
 
     def prompt(self, task: ab.TaskDelegation) -> str:
-        """Return the task, the notes, and on a revision the draft and the feedback."""
+        """Return the task, the notes, and on a revision the draft and the issues to fix."""
         notes = task.inputs.get("notes") or []
         parts = [f"Task: {_one_line(task.description)}"]
         parts.append("Research notes:\n" + "\n\n".join(str(n).strip() for n in notes))
         if draft := str(task.inputs.get("draft") or "").strip():
             parts.append(f"Your previous draft:\n{draft}")
-        if feedback := str(task.inputs.get("feedback") or "").strip():
-            parts.append(f"Reviewer feedback: {_one_line(feedback)}")
+        if issues := _issues(task.inputs.get("feedback")):
+            parts.append("Reviewer feedback, to address:\n" + "\n".join(f"- {i}" for i in issues))
         parts.append("Write the answer.")
         return "\n\n".join(parts)
 
 
-class Validator(LLMWorker):
-    """Judges a draft (input ``draft``): ``{"approved": bool, "feedback": str}``.
+class Verdict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A validator's judgement of a draft, as the model gives it (structured output).
 
-    The model is asked to begin with ``APPROVED`` or ``REVISE: <what to change>``;
-    `parse_verdict` reads that leniently and never raises. It runs once per review
-    round, reads a checklist and writes a line or two, so a fast, cheap model
-    does: Gemini 2.5 Flash costs a sixth of Claude Sonnet 4 in the article's table,
-    and being from another vendor than the writer's model, it does not grade its
-    own family's style.
+    Attributes:
+        approved: whether the draft answers the task completely and correctly.
+        issues: what to change, one short item each (empty when approved).
+    """
+
+    approved: bool
+    issues: list[str]
+
+
+class Validator(LLMWorker):
+    """Judges a draft (input ``draft``) with a typed `Verdict`.
+
+    The model answers through structured output (``output=Verdict``): a JSON
+    object the models layer validates, asking again with the error when it does
+    not fit, up to ``output_retries`` times. The task's output is the verdict as
+    a dict, ``{"approved": bool, "issues": [str, ...]}``; a model that gave no
+    valid verdict in those answers gives ``{"approved": False, "issues": [],
+    "no_verdict": "why"}`` instead, which the team reports as such (it is never
+    read as a request for changes).
+
+    It runs once per review round, reads a checklist and writes a few items, so
+    a fast, cheap model does: Gemini 2.5 Flash costs a sixth of Claude Sonnet 4 in
+    the article's table, and being from another vendor than the writer's model,
+    it does not grade its own family's style.
     """
 
     capabilities = ("validate",)
@@ -152,45 +195,35 @@ class Validator(LLMWorker):
     max_tokens = 300
     system_prompt = (
         "You are the validator on a small team. Check whether the draft answers the "
-        "task completely and correctly. Reply with APPROVED on the first line if it "
-        "does; otherwise reply with REVISE: followed by what to change, briefly."
+        "task completely and correctly. Answer with a JSON verdict: approved (true "
+        "when it does) and issues (what to change, one short item each; empty when "
+        "approved)."
     )
 
     def prompt(self, task: ab.TaskDelegation) -> str:
         """Return the task and the draft to judge."""
         draft = str(task.inputs.get("draft") or "").strip()
-        return (
-            f"Task: {_one_line(task.description)}\n\nDraft:\n{draft}\n\n"
-            "Reply APPROVED, or REVISE: and what to change."
-        )
+        return f"Task: {_one_line(task.description)}\n\nDraft:\n{draft}\n\nJudge the draft."
 
-    def parse(self, text: str) -> dict[str, Any]:
-        """Return the verdict in the model's answer (see `parse_verdict`)."""
-        return parse_verdict(text)
+    async def perform(self, task: ab.TaskDelegation, ctx: ab.Context) -> dict[str, Any]:
+        """Ask for a `Verdict`; return it as a dict, or say that none came."""
+        try:
+            done = await self.ask_model(ctx, task, output=Verdict)
+        except ab.OutputValidationError as exc:
+            return {"approved": False, "issues": [], "no_verdict": _no_verdict(exc)}
+        verdict: Verdict = done.output
+        issues = [line for line in (_one_line(i) for i in verdict.issues) if line]
+        return {"approved": verdict.approved, "issues": issues}
 
 
-_VERDICT = re.compile(r"(APPROVED?|REVISE)\b[\s:.,;!-]*(.*)", re.IGNORECASE | re.DOTALL)
+def _no_verdict(exc: ab.OutputValidationError) -> str:
+    return f"{exc.attempts} answer(s), none a valid verdict (last: {exc.error})"
 
 
-def parse_verdict(text: str) -> dict[str, Any]:
-    """Read a validator's answer as ``{"approved": bool, "feedback": str}``; never raises.
-
-    The first non-empty line decides, ignoring case and Markdown emphasis:
-    ``APPROVED`` (the rest is kept as feedback) or ``REVISE: what to change``. Any
-    other answer is not an approval, and the whole text becomes the feedback, so a
-    garbled verdict sends the draft round again with the model's words rather than
-    passing it.
-    """
-    body = text.strip()
-    first, _, rest = body.partition("\n")
-    match = _VERDICT.match(first.strip().strip("*_#>` \t"))
-    if match is None:
-        return {"approved": False, "feedback": body or "the validator gave no answer"}
-    approved = match.group(1).upper().startswith("APPROVE")
-    feedback = " ".join(part for part in (match.group(2).strip(), rest.strip()) if part)
-    if not approved and not feedback:
-        feedback = "the validator asked for a revision without saying what to change"
-    return {"approved": approved, "feedback": feedback}
+def _issues(value: Any) -> list[str]:
+    """Return the issues in a ``feedback`` input: a list of items, or one text."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return [line for line in (_one_line(str(v)) for v in items if v) if line]
 
 
 def _one_line(text: str) -> str:

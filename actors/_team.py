@@ -2,10 +2,11 @@
 
 A run researches the task from several angles at once (a parallel workflow, one
 task per angle), then writes and validates in rounds: the validator sends the
-draft back to the writer with its feedback until it approves or ``max_rounds``
+draft back to the writer with its issues until it approves or ``max_rounds``
 are done. Every step is a task the coordinator delegates, so its status is in the
 bus's state (``task.<run id>.<task id>``) and every wait is bounded by the tasks'
-timeouts.
+timeouts. The run itself is noted there too (see ``_runs``), so a run cut short
+can be shown as far as it got (`Team.so_far`) and resumed.
 """
 
 from __future__ import annotations
@@ -19,15 +20,30 @@ import actorbus as ab
 from ._client import run_workflow
 from ._coordinator import Coordinator, TaskRecord
 from ._errors import TeamError
-from ._messages import Task, TaskOutcome, WorkflowKind, WorkflowResult
-from ._roles import Researcher, Validator, Writer, parse_verdict
+from ._messages import Task, TaskOutcome, WorkflowKind
+from ._roles import Researcher, Validator, Writer
+from ._runs import (
+    RunRecord,
+    completed,
+    last_run,
+    no_verdict_problem,
+    save_run,
+    so_far,
+    verdict_of,
+)
 from ._team_types import OnEvent, Review, TeamResult
 from ._watch import RunTracker, TaskWatcher
 
-__all__ = ["DEFAULT_ANGLES", "Team"]
+__all__ = ["DEFAULT_ANGLES", "Team", "task_timeout_for"]
 
 DEFAULT_ANGLES = ("background", "approaches", "risks")
 """The angles a `Team` researches a task from, by default."""
+
+DEADLINE_MARGIN = 10.0
+"""Seconds a task's attempt gets beyond its model call's deadline (see `task_timeout_for`)."""
+
+SHOWN_ISSUES = 5
+"""The most issues a review event lists; the rest are counted (the log has them all)."""
 
 
 @final
@@ -42,7 +58,9 @@ class Team:
         coordinator: the coordinator's actor name.
         model: the model every role calls (None: each role's own; an assignment
             in the model configuration wins either way).
-        task_timeout: seconds one attempt at a task may take.
+        task_timeout: seconds one attempt at a task may take (None: derived from
+            the bus's models, see `task_timeout_for`, so that a model call ends,
+            by its own deadline, before its attempt would be cut).
         max_attempts: attempts per task, each on another capable actor if any.
 
     Raises:
@@ -71,9 +89,11 @@ class Team:
         max_rounds: int = 3,
         coordinator: str = "coordinator",
         model: str | None = None,
-        task_timeout: float = 120.0,
+        task_timeout: float | None = None,
         max_attempts: int = 2,
     ) -> None:
+        if task_timeout is None:
+            task_timeout = task_timeout_for(bus.models)
         _check(researchers, angles, max_rounds, task_timeout, max_attempts)
         self.bus = bus
         self.researchers = researchers
@@ -118,7 +138,9 @@ class Team:
         await bus.spawn(Validator(boss, model=self.model), name="validator", start_at="latest")
         await bus.drain()  # every Register handled: the coordinator knows its team
 
-    async def run(self, task: str, *, on_event: OnEvent | None = None) -> TeamResult:
+    async def run(
+        self, task: str, *, on_event: OnEvent | None = None, resume: bool = False
+    ) -> TeamResult:
         """Research ``task``, then write and validate in rounds; return the result.
 
         Args:
@@ -126,6 +148,10 @@ class Team:
             on_event: called with a `TeamEvent` for each task status change, each
                 verdict and each problem; it must not block (exceptions it raises
                 are logged and ignored).
+            resume: go on with the last run of ``task`` on this bus's log if it did
+                not finish (cut short by a timeout, or failed): its completed tasks
+                (research, drafts, verdicts) are reused, not asked again. With no
+                such run, a new one starts.
 
         Raises:
             TeamError: research failed on every angle, the writer failed, or the
@@ -134,27 +160,56 @@ class Team:
         """
         if not self._started:
             raise RuntimeError("start the team first: await team.start()")
-        tracker = RunTracker(ab.new_id(), on_event)
+        run = await self._begin(task, resume)
+        tracker = RunTracker(run.run_id, on_event)
+        kept = await completed(self.bus, run.run_id) if resume else {}
         self._runs[tracker.run_id] = tracker
         try:
-            notes, problems = await self._research(task, tracker)
-            result = await self._rounds(task, notes, problems, tracker)
+            notes, problems = await self._research(task, tracker, kept)
+            result = await self._rounds(task, notes, problems, tracker, kept)
+            run.finished = True
+            await save_run(self.bus, self.coordinator, run)
             if on_event is not None:
                 await self._flush()
         finally:
             del self._runs[tracker.run_id]
         return result
 
+    async def so_far(self, task: str) -> TeamResult | None:
+        """Return the last run of ``task`` on this bus's log as far as it got.
+
+        For a run cut short (``finished`` False), the answer is the last draft
+        written ("" if none), approved only if its own round's verdict approved
+        it. None: ``task`` was never run here. The team need not be started.
+        """
+        run = await last_run(self.bus, self.coordinator, task)
+        if run is None:
+            return None
+        records = await completed(self.bus, run.run_id)
+        return so_far(run, records, [_research_id(a) for a in self.angles])
+
+    async def _begin(self, task: str, resume: bool) -> RunRecord:
+        """Return the run to do: the unfinished last one (to resume) or a new one."""
+        if resume:
+            last = await last_run(self.bus, self.coordinator, task)
+            if last is not None and not last.finished:
+                return last
+        run = RunRecord(run_id=ab.new_id(), task=task, first_seq=self.bus.log.last_seq + 1)
+        await save_run(self.bus, self.coordinator, run)
+        return run
+
     # -- research ---------------------------------------------------------------------
 
-    async def _research(self, task: str, run: RunTracker) -> tuple[list[str], list[str]]:
+    async def _research(
+        self, task: str, run: RunTracker, kept: dict[str, TaskRecord]
+    ) -> tuple[list[str], list[str]]:
         tasks = [
             self._task(_research_id(angle), "research", task, angle=angle) for angle in self.angles
         ]
-        result = await self._workflow(run, "parallel", tasks)
+        outcomes = await self._workflow(run, "parallel", tasks, kept)
         notes: list[str] = []
         problems: list[str] = []
-        for angle, outcome in zip(self.angles, result.outcomes, strict=True):
+        for angle, outcome in zip(self.angles, outcomes, strict=True):
             if outcome.status == "COMPLETED":
                 notes.append(str(outcome.output))
                 continue
@@ -164,27 +219,40 @@ class Team:
             problems.append(problem)
             run.emit("problem", problem, task_id=outcome.task_id)
         if not notes:
-            raise TeamError(f"research failed on every angle: {'; '.join(problems)}", run.run_id)
+            first = outcomes[0].error
+            raise TeamError(
+                f"research failed on every angle ({', '.join(self.angles)}); the first: {first}",
+                run.run_id,
+            )
         return notes, problems
 
     # -- write and validate -------------------------------------------------------------
 
     async def _rounds(
-        self, task: str, notes: list[str], problems: list[str], run: RunTracker
+        self,
+        task: str,
+        notes: list[str],
+        problems: list[str],
+        run: RunTracker,
+        kept: dict[str, TaskRecord],
     ) -> TeamResult:
-        draft, feedback, reviews, rounds = "", "", list[Review](), 0
+        draft, issues, reviews, rounds = "", list[str](), list[Review](), 0
         for rounds in range(1, self.max_rounds + 1):
-            draft = await self._write(task, notes, draft, feedback, rounds, run)
-            review = await self._validate(task, draft, rounds, run)
+            draft = await self._write(task, notes, draft, issues, rounds, run, kept)
+            review = await self._validate(task, draft, rounds, run, kept)
             if review is None:  # the validator failed: keep the draft, unapproved
                 problems.append(f"the validator failed in round {rounds}; the draft is unreviewed")
                 break
+            if isinstance(review, str):  # no valid verdict: stop, the draft unapproved
+                problem = no_verdict_problem(rounds, review)
+                problems.append(problem)
+                run.emit("problem", problem, task_id=f"validate-{rounds}")
+                break
             reviews.append(review)
-            verdict = "APPROVED" if review.approved else f"REVISE: {review.feedback}"
-            run.emit("review", f"round {rounds}: validator says {verdict}")
+            run.emit("review", _review_text(review), task_id=f"validate-{rounds}")
             if review.approved:
                 break
-            feedback = review.feedback
+            issues = review.issues
         approved = bool(reviews) and reviews[-1].approved
         return TeamResult(
             answer=draft, approved=approved, rounds=rounds, notes=notes, reviews=reviews,
@@ -192,25 +260,34 @@ class Team:
         )  # fmt: skip
 
     async def _write(
-        self, task: str, notes: list[str], draft: str, feedback: str, round_: int, run: RunTracker
+        self,
+        task: str,
+        notes: list[str],
+        draft: str,
+        issues: list[str],
+        round_: int,
+        run: RunTracker,
+        kept: dict[str, TaskRecord],
     ) -> str:
         inputs: dict[str, Any] = {"notes": notes, "draft": draft}
-        if feedback:
-            inputs["feedback"] = feedback
-        outcome = await self._one(run, self._task(f"write-{round_}", "write", task, **inputs))
+        if issues:
+            inputs["feedback"] = issues
+        job = self._task(f"write-{round_}", "write", task, **inputs)
+        outcome = await self._one(run, job, kept)
         if outcome.status != "COMPLETED":
             raise TeamError(f"the writer failed in round {round_}: {outcome.error}", run.run_id)
         return str(outcome.output)
 
-    async def _validate(self, task: str, draft: str, round_: int, run: RunTracker) -> Review | None:
-        outcome = await self._one(
-            run, self._task(f"validate-{round_}", "validate", task, draft=draft)
-        )
+    async def _validate(
+        self, task: str, draft: str, round_: int, run: RunTracker, kept: dict[str, TaskRecord]
+    ) -> Review | str | None:
+        """Return the round's `Review`, why it has no verdict (a str), or None if it failed."""
+        job = self._task(f"validate-{round_}", "validate", task, draft=draft)
+        outcome = await self._one(run, job, kept)
         if outcome.status != "COMPLETED":
             run.emit("problem", f"validate-{round_} failed: {outcome.error}")
             return None
-        verdict = _verdict(outcome.output)
-        return Review(round=round_, approved=verdict["approved"], feedback=verdict["feedback"])
+        return verdict_of(round_, outcome.output)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -220,24 +297,32 @@ class Team:
             timeout=self.task_timeout, max_attempts=self.max_attempts,
         )  # fmt: skip
 
-    async def _one(self, run: RunTracker, task: Task) -> TaskOutcome:
+    async def _one(self, run: RunTracker, task: Task, kept: dict[str, TaskRecord]) -> TaskOutcome:
         # `run_task` with the run's workflow id, so every task of the run shares
         # the state prefix task.<run id>.
-        result = await self._workflow(run, "sequential", [task])
-        return result.outcomes[0]
+        return (await self._workflow(run, "sequential", [task], kept))[0]
 
     async def _workflow(
-        self, run: RunTracker, kind: WorkflowKind, tasks: list[Task]
-    ) -> WorkflowResult:
-        try:
-            result = await run_workflow(
-                self.bus, kind, tasks, workflow_id=run.run_id, coordinator=self.coordinator
-            )
-        except ab.AskTimeout as exc:
-            raise TeamError(f"the coordinator did not answer in time: {exc}", run.run_id) from exc
-        if result.error is not None or len(result.outcomes) != len(tasks):
-            raise TeamError(f"the coordinator refused the tasks: {result.error}", run.run_id)
-        return result
+        self, run: RunTracker, kind: WorkflowKind, tasks: list[Task], kept: dict[str, TaskRecord]
+    ) -> list[TaskOutcome]:
+        """Run ``tasks`` on the coordinator, reusing the ``kept`` ones; their outcomes, in order."""
+        outcomes = {t.id: _kept(t.id, kept[t.id]) for t in tasks if t.id in kept}
+        for task_id in outcomes:
+            run.kept(task_id)
+        todo = [t for t in tasks if t.id not in outcomes]
+        if todo:
+            try:
+                result = await run_workflow(
+                    self.bus, kind, todo, workflow_id=run.run_id, coordinator=self.coordinator
+                )
+            except ab.AskTimeout as exc:
+                raise TeamError(
+                    f"the coordinator did not answer in time: {exc}", run.run_id
+                ) from exc
+            if result.error is not None or len(result.outcomes) != len(todo):
+                raise TeamError(f"the coordinator refused the tasks: {result.error}", run.run_id)
+            outcomes.update((o.task_id, o) for o in result.outcomes)
+        return [outcomes[t.id] for t in tasks]
 
     def _record_changed(self, key: str, record: TaskRecord) -> None:
         # The watcher reports every task record; keys are task.<run id>.<task id>.
@@ -252,6 +337,21 @@ class Team:
             await self.bus.ask(f"{self._watcher}.flush", ab.Request(), timeout=self.task_timeout)
         except ab.AskTimeout:
             return
+
+
+def task_timeout_for(models: ab.Models | None) -> float:
+    """Return the seconds a task's attempt gets by default on a bus with ``models``.
+
+    A worker's model call ends by its provider's ``deadline`` (once per model it
+    falls back to), so an attempt gets the longest of those plus
+    `DEADLINE_MARGIN`: the models layer gives up (and says why) before the
+    coordinator would cut the attempt. Without models, 120 s.
+    """
+    if models is None:
+        return 120.0
+    config = models.config
+    chain = 1 + max((len(f) for f in config.fallbacks.values()), default=0)
+    return max(p.deadline for p in config.providers) * chain + DEADLINE_MARGIN
 
 
 def _check(
@@ -271,8 +371,24 @@ def _research_id(angle: str) -> str:
     return f"research-{slug or 'angle'}"
 
 
-def _verdict(output: Any) -> dict[str, Any]:
-    # A Validator's output is parse_verdict's dict; any other worker's is read as text.
-    if isinstance(output, dict) and isinstance(output.get("approved"), bool):
-        return {"approved": output["approved"], "feedback": str(output.get("feedback") or "")}
-    return parse_verdict(str(output))
+def _kept(task_id: str, record: TaskRecord) -> TaskOutcome:
+    return TaskOutcome(
+        task_id=task_id, status="COMPLETED", output=record.output, worker=record.assigned_to,
+        attempts=record.attempts,
+    )  # fmt: skip
+
+
+def _review_text(review: Review) -> str:
+    """The verdict line of a review event, then one line per issue (see `SHOWN_ISSUES`)."""
+    n = len(review.issues)
+    s = "" if n == 1 else "s"
+    if review.approved:
+        head = f"round {review.round}: approved" + (f", with {n} remark{s}" if n else "")
+    elif n:
+        head = f"round {review.round}: not approved, {n} issue{s} to fix"
+    else:
+        head = f"round {review.round}: not approved (the validator named no issue)"
+    lines = [head, *(f"  - {issue}" for issue in review.issues[:SHOWN_ISSUES])]
+    if n > SHOWN_ISSUES:
+        lines.append(f"  ({n - SHOWN_ISSUES} more in the log)")
+    return "\n".join(lines)

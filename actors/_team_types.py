@@ -25,7 +25,9 @@ class TeamEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         kind: ``"task"``, ``"review"`` or ``"problem"`` (see `EventKind`).
-        text: one line for people, such as ``"researcher-1 started research-risks"``.
+        text: for people: one line, such as ``"researcher-1 started research-risks"``;
+            a review's verdict line is followed by one line per issue (at most
+            five, then how many more: the full texts are in the log).
         run_id: the run it belongs to.
         task_id: the task, for ``"task"`` events.
         actor: the actor doing the task, when one is assigned.
@@ -54,12 +56,17 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         round: the review round, from 1.
         approved: whether the draft passed.
-        feedback: what to change (or the validator's remarks on an approval).
+        issues: what to change, one short item each (remarks, on an approval).
     """
 
     round: int
     approved: bool
-    feedback: str = ""
+    issues: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def feedback(self) -> str:
+        """The issues as one line, separated by semicolons."""
+        return "; ".join(self.issues)
 
 
 class TeamResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +83,8 @@ class TeamResult(msgspec.Struct, frozen=True, kw_only=True):
             angle, a validator that failed), in plain words; empty when all went well.
         run_id: the run; its tasks' records are under ``task.<run_id>.`` in the
             bus's state.
+        finished: False for a run cut short, as `Team.so_far` reports it: the
+            answer is then the last draft written, if any.
     """
 
     answer: str
@@ -85,6 +94,7 @@ class TeamResult(msgspec.Struct, frozen=True, kw_only=True):
     reviews: list[Review]
     problems: list[str]
     run_id: str
+    finished: bool = True
 
     @property
     def feedback(self) -> str:

@@ -77,6 +77,13 @@ class RunTracker:
             "task", _describe(task_id, record), task_id=task_id, actor=actor, status=record.status
         )
 
+    def kept(self, task_id: str) -> None:
+        """Count a task an earlier, unfinished run completed, and say it is reused."""
+        self._statuses[task_id] = "COMPLETED"
+        self.emit(
+            "task", f"{task_id}: done in the earlier run, kept", task_id=task_id, status="COMPLETED"
+        )
+
     def emit(
         self,
         kind: EventKind,

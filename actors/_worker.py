@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
+
+import anyio
 
 import actorbus as ab
 
@@ -37,6 +40,12 @@ class Worker(ab.Actor):
     not at all if it is `actorbus.Permanent`), then the coordinator tries another
     capable actor.
 
+    A delegation's ``deadline`` bounds the work: `perform` is cancelled when it
+    passes (closing any model request it has open) and the answer is a failed
+    `TaskResult` saying so; a delegation that arrives after its deadline (it
+    waited behind other tasks) is answered so at once, without starting. So when
+    the coordinator tries the task again, this attempt is over.
+
     Args:
         coordinator: the coordinator to work for (None: announce to nobody).
         capabilities: overrides the class's `capabilities` for this instance.
@@ -61,8 +70,22 @@ class Worker(ab.Actor):
         raise NotImplementedError(f"{type(self).__qualname__} must implement perform()")
 
     async def on_task(self, msg: ab.TaskDelegation, ctx: ab.Context) -> TaskResult:
-        """Do a delegated task and answer with its result."""
-        output = await self.perform(msg, ctx)
+        """Do a delegated task by its deadline and answer with its result."""
+        if msg.deadline is None:
+            output = await self.perform(msg, ctx)
+            return TaskResult(task_id=msg.task_id, ok=True, output=output, worker=ctx.actor)
+        left = msg.deadline - time.time()
+        if left <= 0:
+            error = f"{ctx.actor} got {msg.task_id} after its deadline: not started"
+            return TaskResult(task_id=msg.task_id, ok=False, error=error, worker=ctx.actor)
+        with anyio.move_on_after(left) as scope:
+            output = await self.perform(msg, ctx)
+        if scope.cancelled_caught:
+            error = (
+                f"{ctx.actor} stopped {msg.task_id} at its deadline "
+                "(any model request it had open was closed)"
+            )
+            return TaskResult(task_id=msg.task_id, ok=False, error=error, worker=ctx.actor)
         return TaskResult(task_id=msg.task_id, ok=True, output=output, worker=ctx.actor)
 
     async def on_register(self, msg: ab.Register, ctx: ab.Context) -> None:

@@ -95,6 +95,20 @@ async def _build(path: Path) -> None:
         await bus.drain()
 
 
+async def _build_lagging(path: Path) -> None:
+    async with actorbus.Bus(log=actorbus.SqliteLog(path)) as bus:
+        await bus.spawn(Sink, name="sink")
+        await bus.publish("work.done", actorbus.Response(content="first"))
+        await bus.drain()
+        await bus.spawn(Relay, name="relay")
+        await bus.spawn(Stepper, name="stepper")
+        await bus.publish("work.start", Ping(n=1))  # 2; relay: 3, 4; stepper: 5 (sink's)
+        await bus.drain()
+        await bus.stop("sink")
+        for n in range(2):
+            await bus.publish("work.done", actorbus.Response(content=f"late {n}"))  # 6, 7
+
+
 async def _append(path: Path, count: int) -> None:
     async with actorbus.Bus(log=actorbus.SqliteLog(path)) as bus:
         for n in range(count):
@@ -303,7 +317,22 @@ class TestStats:
         table = lines[lines.index(next(x for x in lines if x.startswith("consumer"))) :]
         assert table[0].split() == ["consumer", "cursor", "lag"]
         rows = {line.split()[0]: line.split()[1:] for line in table[1:4]}
-        assert rows == {"relay": ["1", "4"], "sink": ["4", "1"], "stepper": ["3", "2"]}
+        # Every actor handled all it subscribes to: none lags on the others' topics.
+        assert rows == {"relay": ["1", "0"], "sink": ["4", "0"], "stepper": ["3", "0"]}
+
+    def test_a_consumer_stopped_with_work_on_its_topics_lags_by_that_work(
+        self, tmp_path: Path
+    ) -> None:
+        """Regression for issue 14, point 7: lag counts only a consumer's own topics."""
+        path = tmp_path / "lagging.db"
+        anyio.run(_build_lagging, path)
+        lines = _ok("log", "stats", path)
+        table = lines[lines.index(next(x for x in lines if x.startswith("consumer"))) :]
+        rows = {line.split()[0]: line.split()[1:] for line in table[1:] if line[:1] != "("}
+        # relay handled work.start (seq 2), stepper work.step (4), sink work.done
+        # (1 and 5), then sink was stopped before 6 and 7, on its topic.
+        assert rows == {"relay": ["2", "0"], "sink": ["5", "2"], "stepper": ["4", "0"]}
+        assert table[-1].startswith("(lag: records after the cursor on the topics")
 
 
 class TestTrace:

@@ -46,9 +46,10 @@ def test_a_run_calls_the_configured_endpoint(tmp_path: Path) -> None:
     assert f"model calls, through gw ({server.base_url})" in result.stdout
     # the researchers' and the validator's own models, the writer's assigned one
     assert models == ["claude-sonnet-4", "deepseek-v3", "gemini-2.5-flash"]
-    # "the server's answer" is no verdict: never approved, and the rounds stop at 3
-    assert "answer (not approved after 3 review rounds):" in result.stdout
-    assert "  3. REVISE: the server's answer" in result.stdout
+    # "the server's answer" is no verdict: not approved, and no revision without one
+    assert "answer (not approved after 1 review round):" in result.stdout
+    assert "  - round 1: the validator gave no valid verdict (3 answer(s)" in result.stdout
+    assert "REVISE" not in result.stdout
 
 
 def test_base_url_runs_the_team_against_an_endpoint_with_one_model(tmp_path: Path) -> None:
@@ -61,7 +62,8 @@ def test_base_url_runs_the_team_against_an_endpoint_with_one_model(tmp_path: Pat
         )  # fmt: skip
         requests = server.requests
     assert result.returncode == 0, result.stderr
-    assert "answer (approved after 2 review rounds):" in result.stdout
+    assert "\nanswer (approved after 2 review rounds):" in result.stdout
+    assert "scripted" not in result.stdout
     assert f"model calls, through endpoint ({server.base_url})" in result.stdout
     assert "model local-model" in result.stdout
     assert {r.body["model"] for r in requests if r.body} == {"local-model"}
@@ -105,8 +107,12 @@ def test_an_unreachable_model_fails_the_run_in_one_line(tmp_path: Path) -> None:
         server.reply_with(lambda body: Fault.status(400))
         result = _run("run", "plan", "--base-url", server.base_url, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("actorbus: research failed on every angle")
+    assert result.stderr.startswith(
+        "actorbus: unfinished: the run failed: research failed on every angle"
+    )
     assert result.stderr.count("\n") == 1
+    assert "no draft was written before it stopped" in result.stdout
+    assert "logged to actorbus.db" in result.stdout  # what it did is still reported
 
 
 def test_a_missing_key_variable_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -200,7 +206,7 @@ def test_prices_from_a_file_price_the_run(tmp_path: Path, name: str, text: str) 
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "unpriced" not in result.stdout
-    _, calls, prompt, completion, cost = _row(result.stdout, "model local-model")
+    _, calls, prompt, completion, cost = _row(result.stdout, "model local-model")  # no retries
     assert int(calls) == 7
     # $1,000 and $2,000 per million tokens: a tenth of a cent a token in, a fifth out
     assert float(cost) == pytest.approx(int(prompt) * 0.001 + int(completion) * 0.002)

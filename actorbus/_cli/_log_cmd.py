@@ -31,6 +31,7 @@ from .._errors import UndecodableRecord
 from .._log._reader import LogReader, Record, plain_payload, redact
 from .._message import Message
 from .._topic import topic_matches, validate_pattern
+from ._lag import LAG_NOTE, lags
 from ._log_target import BadLogTarget, LogTarget, add_log_options, log_target
 from ._stream_records import StreamRecords, load_stream
 from ._team import load_team_messages
@@ -126,9 +127,10 @@ def _add_path(parser: argparse.ArgumentParser) -> None:
         "path",
         nargs="?",
         metavar="LOG",
-        help="the log file or nats:// URL (as given to `run --log`); or give --log",
+        help="the log file or nats:// URL (as given to `run --log`); or give --log "
+        "(default: $ACTORBUS_LOG, else ./actorbus.db, which `actorbus run` writes, if it exists)",
     )
-    add_log_options(parser, default=None)
+    add_log_options(parser, default="actorbus.db", existing=True)
 
 
 def _target(args: argparse.Namespace) -> LogTarget:
@@ -318,6 +320,7 @@ def _stats(args: argparse.Namespace) -> int:
         summary = reader.summary()
         counts = {column: reader.counts(column) for column in ("topic", "type", "sender")}
         cursors = reader.cursors()
+        behind = lags(reader.records(1), cursors)
     print(f"log      {target.shown}")
     if summary.first is None or summary.last is None:
         print("records  0")
@@ -329,14 +332,13 @@ def _stats(args: argparse.Namespace) -> int:
     for column, found in counts.items():
         print()
         _print_table([(column, "count"), *((name, str(n)) for name, n in found.items())])
-    last_seq = summary.last.seq if summary.last is not None else 0
     print()
     if not cursors:
         print("(no consumer has committed a cursor)")
         return 0
-    rows = [(name, str(seq), str(last_seq - seq)) for name, seq in cursors.items()]
+    rows = [(name, str(seq), str(behind[name])) for name, seq in cursors.items()]
     _print_table([("consumer", "cursor", "lag"), *rows])
-    print("(lag: records after the cursor, including ones the consumer does not subscribe to)")
+    print(LAG_NOTE)
     return 0
 
 

@@ -124,13 +124,18 @@ class LogTarget:
         )
 
 
-def add_log_options(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+def add_log_options(
+    parser: argparse.ArgumentParser, *, default: str | None, existing: bool = False
+) -> None:
     """Add ``--log`` and the options of a NATS log to ``parser``.
 
     ``default`` is the ``--log`` value when neither it nor ``$ACTORBUS_LOG`` is
-    given (None: one of them is required, see `log_target`).
+    given (None: one of them is required, see `log_target`). With ``existing``,
+    the default applies only to a file that exists (a command that reads a log).
     """
     where = f"default: ${ENV}, else {default}" if default else f"default: ${ENV}"
+    if default and existing:
+        where += " if it exists"
     parser.add_argument(
         "--log",
         metavar="PATH|URL",
@@ -149,7 +154,7 @@ def add_log_options(parser: argparse.ArgumentParser, *, default: str | None) -> 
         metavar="SECONDS",
         help=f"how long to try to reach a server (default {_CONNECT_TIMEOUT:g})",
     )
-    parser.set_defaults(log_default=default)
+    parser.set_defaults(log_default=default, log_default_existing=existing)
 
 
 def log_target(args: argparse.Namespace, value: str | None = None) -> LogTarget:
@@ -167,8 +172,11 @@ def log_target(args: argparse.Namespace, value: str | None = None) -> LogTarget:
         value, from_env = os.environ[ENV], True
     if value is None:
         value = args.log_default
+        if value and args.log_default_existing and not os.path.exists(value):
+            value = None
     if not value:
-        raise BadLogTarget(f"which log? give a file or nats:// URL with --log, or set {ENV}")
+        here = f" (there is no {args.log_default} here)" if args.log_default else ""
+        raise BadLogTarget(f"which log? give a file or nats:// URL with --log, or set {ENV}{here}")
     servers = _servers(value)
     if not servers:
         _refuse_nats_options(args)

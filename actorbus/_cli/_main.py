@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The harness owns its options (and its --help): hand them over unparsed.
         return run_bench(words[1:])
     args = _parser().parse_args(words)
+    args.words = words  # as typed, for commands that suggest running them again
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

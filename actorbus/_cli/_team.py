@@ -39,8 +39,9 @@ class Progress(Protocol):
 
     ``text`` is one line for people (``"researcher-1 started research-risks"``);
     ``done`` and ``total`` count the tasks that ended and the tasks known so far.
-    A ``lasting`` line (a verdict, a problem) stays on screen; the others may be
-    replaced by the next.
+    A ``lasting`` text (a verdict, a problem) stays on screen, and may have several
+    lines (a verdict, then one line per issue); the others may be replaced by the
+    next. Every line is cut to the terminal's width.
     """
 
     def __call__(self, text: str, *, done: int, total: int, lasting: bool = False) -> None: ...
@@ -66,7 +67,7 @@ class TeamOutcome(Protocol):
 
     @property
     def reviews(self) -> Sequence[str]:
-        """One line per review round: the verdict."""
+        """One entry per review round: the verdict's line, then one line per issue."""
         ...
 
     @property
@@ -95,11 +96,22 @@ class TeamRunner(Protocol):
         ...
 
     async def run(
-        self, bus: Bus, task: str, progress: Progress, *, model: str | None
+        self, bus: Bus, task: str, progress: Progress, *, model: str | None, resume: bool = False
     ) -> TeamOutcome:
         """Spawn the team on ``bus`` (open, with models), run ``task``, return the outcome.
 
-        ``model`` is the model every role calls (None: each role's own).
+        ``model`` is the model every role calls (None: each role's own). With
+        ``resume``, the last run of ``task`` in the log goes on if it did not
+        finish, reusing what it completed.
+        """
+        ...
+
+    async def unfinished(self, bus: Bus, task: str) -> TeamOutcome | None:
+        """Return the last run of ``task`` in ``bus``'s log as far as it got (None: none).
+
+        ``actorbus run`` calls it when a run is cut short (``--timeout``, Ctrl-C)
+        or fails, to print the best answer so far; the bus is still open, its
+        actors perhaps still working.
         """
         ...
 
@@ -138,7 +150,10 @@ def load_team(name: str = "default", *, group: str = TEAMS_GROUP) -> TeamRunner:
         raise NoTeam(name, sorted(ep.name for ep in found))
     runner: object = matches[0].load()
     if not isinstance(runner, TeamRunner):
-        problem = f"the team {name!r} ({matches[0].value}) has no offline_models() and run()"
+        problem = (
+            f"the team {name!r} ({matches[0].value}) has no offline_models(), run() and "
+            "unfinished()"
+        )
         raise NoTeam(name, [ep.name for ep in found], problem)
     return runner
 

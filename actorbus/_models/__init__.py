@@ -18,6 +18,7 @@ from ._client import ProviderStatistics
 from ._config import ECHO_MODEL, Budgets, ModelsConfig, Provider, StructuredOutput
 from ._costs import CostReport, Spend
 from ._echo import EchoTransport
+from ._events import ModelEvent
 from ._loop import CallJournal
 from ._models import DEFAULT_MAX_TOKENS, Models, Stream
 from ._prices import DEFAULT_PRICES, Price
@@ -35,6 +36,7 @@ __all__ = [
     "CostReport",
     "EchoTransport",
     "FunctionCall",
+    "ModelEvent",
     "Models",
     "ModelsConfig",
     "Price",

@@ -7,7 +7,9 @@ connections are retried after ``Retry-After`` (or ``retry-after-ms``) when the
 server gives one, else after exponential backoff with full jitter, within
 ``max_attempts`` and the call's ``deadline``; 404 gives the model up (fallbacks
 follow); other statuses raise `ModelResponseError`. Every attempt is logged on
-``actorbus.models`` and counted in the provider's statistics.
+``actorbus.models`` and counted in the provider's statistics, and each request
+sent is reported to the `Hooks` (per-actor request counts); each retry, and each
+wait on a limit, is reported there as a `ModelEvent` as it starts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, final
+from typing import Literal, Protocol, TypeVar, final
 
 import anyio
 import httpx
@@ -27,12 +29,13 @@ from .._errors import AuthenticationError, ModelResponseError, ModelsConfigError
 from ._chat import Usage
 from ._config import Provider
 from ._echo import EchoTransport
+from ._events import ModelEvent
 from ._lanes import LANE_DEPTH, Lanes
 from ._limits import ProviderLimits
 from ._retry import is_retryable_error, is_retryable_status, retry_after
 from ._secret import Secret
 
-__all__ = ["GiveUp", "ProviderClient", "ProviderCounters", "ProviderStatistics"]
+__all__ = ["GiveUp", "Hooks", "ProviderClient", "ProviderCounters", "ProviderStatistics"]
 
 T = TypeVar("T")
 log = logging.getLogger("actorbus.models")
@@ -92,6 +95,18 @@ class ProviderCounters:
         return ProviderStatistics(**{name: getattr(self, name) for name in self.__slots__})
 
 
+class Hooks(Protocol):
+    """Who hears of a client's requests as they happen (internal: `Models`)."""
+
+    def sent(self, actor: str | None, model: str) -> None:
+        """Count a request sent to ``model`` for ``actor``."""
+        ...
+
+    def event(self, event: ModelEvent) -> None:
+        """Report a retry, or a wait on a limit, as it starts."""
+        ...
+
+
 class GiveUp(Exception):
     """This model is exhausted on its provider: try the fallbacks (internal).
 
@@ -109,15 +124,17 @@ class GiveUp(Exception):
 class ProviderClient:
     """Calls one provider; shared by every actor of a bus."""
 
-    __slots__ = ("_lanes", "_limits", "provider", "secret", "stats")
+    __slots__ = ("_hooks", "_lanes", "_limits", "provider", "secret", "stats")
 
     def __init__(
         self,
         provider: Provider,
         transport: httpx.AsyncBaseTransport | None,
         stats: ProviderCounters,
+        hooks: Hooks,
     ) -> None:
         self.provider = provider
+        self._hooks = hooks
         self.secret = Secret(_read_key(provider))
         key = self.secret.key
         headers = {"authorization": f"Bearer {key}"} if key else {}
@@ -163,6 +180,7 @@ class ProviderClient:
         receive: Callable[[httpx.Response], Awaitable[T]],
         deadline: float,
         keep_open: bool = False,
+        actor: str | None = None,
     ) -> tuple[T, int, float]:
         """Send ``body`` until an attempt succeeds: (``receive``'s result, attempts, latency).
 
@@ -170,7 +188,8 @@ class ProviderClient:
         so a body cut short is retried like any dropped connection. With
         ``keep_open`` the answer is left open for the caller (streams). Waiting for
         the limits, each attempt and each pause between attempts all end by
-        ``deadline`` (a `time.monotonic` time).
+        ``deadline`` (a `time.monotonic` time). ``actor`` is whose call it is, for
+        the hooks.
 
         Raises:
             AuthenticationError: 401 or 403.
@@ -181,13 +200,10 @@ class ProviderClient:
         attempt, last = 0, "no attempt made"
         while True:
             attempt += 1
-            with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)) as waited:
-                await self._limits.acquire(tokens)
-            if waited.cancelled_caught:
-                stats.failed += 1
-                raise GiveUp(attempt - 1, f"waiting for the rate limits ({last})", late=True)
+            await self._wait_for_limits(model, tokens, deadline, attempt, last, actor)
             stats.requests += 1
             stats.in_flight += 1
+            self._hooks.sent(actor, model)
             started = time.monotonic()
             delay: float | None = None
             try:
@@ -200,10 +216,12 @@ class ProviderClient:
                     stats.failed += 1
                     raise GiveUp(attempt, f"{type(exc).__name__}: {exc}") from None
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                reason = type(exc).__name__
             except _Status as answer:
                 if answer.status == 429:
                     stats.rate_limited += 1
                 last, delay = f"HTTP {answer.status}", answer.retry_after
+                reason = last
             except GiveUp as exc:
                 stats.failed += 1
                 raise GiveUp(attempt, exc.last_error) from None
@@ -224,24 +242,71 @@ class ProviderClient:
             # A retryable failure: wait, within the attempts and the deadline.
             if delay is None:
                 delay = backoff_delay(attempt, provider.retry_base, provider.retry_cap)
-            if attempt >= provider.max_attempts or time.monotonic() + delay >= deadline:
-                stats.failed += 1
-                log.warning(
-                    "%s %s attempt %d: %s; giving up", provider.name, model, attempt, last,
-                    extra={"provider": provider.name, "model": model, "attempt": attempt},
-                )  # fmt: skip
-                raise GiveUp(attempt, last, late=attempt < provider.max_attempts)
-            stats.retried += 1
-            log.warning(
-                "%s %s attempt %d: %s; retrying in %.2fs",
-                provider.name,
-                model,
-                attempt,
-                last,
-                delay,
-                extra={"provider": provider.name, "model": model, "attempt": attempt},
-            )
+            self._retry_or_give_up(model, attempt, last, reason, delay, deadline, actor)
             await anyio.sleep(delay)
+
+    async def _wait_for_limits(
+        self, model: str, tokens: int, deadline: float, attempt: int, last: str, actor: str | None
+    ) -> None:
+        """Take the limits for one request, saying so first if they make it wait.
+
+        Raises:
+            GiveUp: the deadline passed while waiting (``late``).
+        """
+        holding = self._limits.holding(tokens)
+        if holding is not None:
+            self._event("wait", model, attempt, holding, None, actor)
+            log.info(
+                "%s %s attempt %d: waiting for the %s limit", self.provider.name, model, attempt,
+                holding, extra={"provider": self.provider.name, "model": model, "actor": actor},
+            )  # fmt: skip
+        with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)) as waited:
+            await self._limits.acquire(tokens)
+        if waited.cancelled_caught:
+            self.stats.failed += 1
+            raise GiveUp(attempt - 1, f"waiting for the rate limits ({last})", late=True)
+
+    def _retry_or_give_up(
+        self,
+        model: str,
+        attempt: int,
+        last: str,
+        reason: str,
+        delay: float,
+        deadline: float,
+        actor: str | None,
+    ) -> None:
+        """Count and report a retry that will follow, or raise `GiveUp` if none can."""
+        provider, stats = self.provider, self.stats
+        extra = {"provider": provider.name, "model": model, "attempt": attempt, "actor": actor}
+        if attempt >= provider.max_attempts or time.monotonic() + delay >= deadline:
+            stats.failed += 1
+            log.warning(
+                "%s %s attempt %d: %s; giving up", provider.name, model, attempt, last, extra=extra
+            )
+            raise GiveUp(attempt, last, late=attempt < provider.max_attempts)
+        stats.retried += 1
+        self._event("retry", model, attempt, reason, delay, actor)
+        log.warning(
+            "%s %s attempt %d: %s; retrying in %.2fs", provider.name, model, attempt, last, delay,
+            extra=extra,
+        )  # fmt: skip
+
+    def _event(
+        self,
+        kind: Literal["retry", "wait"],
+        model: str,
+        attempt: int,
+        reason: str,
+        delay: float | None,
+        actor: str | None,
+    ) -> None:
+        provider = self.provider
+        event = ModelEvent(
+            kind=kind, actor=actor, model=model, provider=provider.name, attempt=attempt,
+            max_attempts=provider.max_attempts, reason=reason, delay=delay,
+        )  # fmt: skip
+        self._hooks.event(event)
 
     async def _attempt(
         self,

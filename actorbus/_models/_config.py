@@ -70,7 +70,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         requests_per_minute: the most requests it is sent per minute (None: no limit).
         tokens_per_minute: the most tokens (prompt estimate + ``max_tokens``) per minute.
         max_concurrent: the most requests in flight at once.
-        timeout: seconds to wait for an answer to one request.
+        timeout: seconds to wait for the next bytes of an answer: for a plain call,
+            the whole answer; for a stream, the silence between two pieces (the
+            first included), so a slow model can stream for longer, within ``deadline``.
         connect_timeout: seconds to wait for a connection.
         max_attempts: requests per model call, the first included, before giving up.
         retry_base: the cap of the first retry's delay (doubling after, full jitter).

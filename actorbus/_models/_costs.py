@@ -36,7 +36,9 @@ class Spend(msgspec.Struct, kw_only=True):
     """Totals for one actor, one model, or the run.
 
     Attributes:
-        calls: model calls counted, priced or not.
+        calls: model calls counted (answers settled), priced or not.
+        requests: requests sent: every attempt, including ones retried, abandoned
+            or cut short, which are not in ``calls`` (a server counts these).
         prompt_tokens: their prompt tokens.
         completion_tokens: their completion tokens.
         cost: dollars the priced calls cost.
@@ -49,6 +51,7 @@ class Spend(msgspec.Struct, kw_only=True):
     """
 
     calls: int = 0
+    requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -84,12 +87,16 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
 
         Rows whose calls were all unpriced say "unpriced" instead of a cost; a row
         with some says how many its cost leaves out; a last line names the unpriced
-        models and how to price them.
+        models and how to price them. When requests were sent that no answer was
+        counted for (retried, abandoned, cut short), a ``requests`` column counts
+        every request sent, as the server saw them.
         """
-        lines = [f"{'':<24} {'calls':>6} {'in tok':>9} {'out tok':>9} {'cost $':>11}"]
-        lines += [_row(f"actor {name}", s) for name, s in sorted(self.by_actor.items())]
-        lines += [_row(f"model {name}", s) for name, s in sorted(self.by_model.items())]
-        lines.append(_row("total", self.total, total=True))
+        sent = self.total.requests != self.total.calls
+        head = f"{'':<24} {'calls':>6}" + (f" {'requests':>8}" if sent else "")
+        lines = [f"{head} {'in tok':>9} {'out tok':>9} {'cost $':>11}"]
+        lines += [_row(f"actor {name}", s, sent) for name, s in sorted(self.by_actor.items())]
+        lines += [_row(f"model {name}", s, sent) for name, s in sorted(self.by_model.items())]
+        lines.append(_row("total", self.total, sent, total=True))
         unpriced = sorted(name for name, s in self.by_model.items() if s.unpriced_calls)
         if unpriced:
             n = self.total.unpriced_calls
@@ -100,8 +107,9 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         return "\n".join(lines)
 
 
-def _row(label: str, s: Spend, *, total: bool = False) -> str:
-    head = f"{label:<24} {s.calls:>6} {s.prompt_tokens:>9} {s.completion_tokens:>9}"
+def _row(label: str, s: Spend, sent: bool, *, total: bool = False) -> str:
+    requests = f" {s.requests:>8}" if sent else ""
+    head = f"{label:<24} {s.calls:>6}{requests} {s.prompt_tokens:>9} {s.completion_tokens:>9}"
     if s.unpriced_calls and s.unpriced_calls == s.calls and not total:
         return f"{head} {'unpriced':>11}"
     cost = f"{head} {s.cost:>11.6f}"
@@ -204,6 +212,12 @@ class Ledger:
                 "model %r has no price: its calls are counted as unpriced, not as $0; %s",
                 model, PRICES_HINT, extra={"model": model, "actor": actor},
             )  # fmt: skip
+
+    def requested(self, actor: str | None, model: str) -> None:
+        """Count one request sent to ``model`` for ``actor`` (answered or not)."""
+        spends = (self._total, self._by_model.setdefault(model, Spend()))
+        for spend in (*spends, self._by_actor.setdefault(actor or "(no actor)", Spend())):
+            spend.requests += 1
 
     def tool_ran(self, actor: str | None, *, error: bool) -> None:
         """Count one tool call run by ``actor``'s tool loop."""

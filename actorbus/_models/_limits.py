@@ -49,6 +49,23 @@ class ProviderLimits:
         if self._concurrency is not None:
             await self._concurrency.acquire()
 
+    def holding(self, tokens: int) -> str | None:
+        """Return the limit that would make a request of ``tokens`` wait now, or None.
+
+        Names it as the provider's setting does (``"tokens_per_minute"``,
+        ``"requests_per_minute"``, ``"max_concurrent"``). A hint for progress
+        displays: the answer may be stale by the time `acquire` runs.
+        """
+        if self._tokens is not None:
+            wanted = min(float(max(tokens - self._credit, 0)), self._tokens.max_rate)
+            if wanted > 0 and not self._tokens.has_capacity(wanted):
+                return "tokens_per_minute"
+        if self._requests is not None and not self._requests.has_capacity():
+            return "requests_per_minute"
+        if self._concurrency is not None and self._concurrency.locked():
+            return "max_concurrent"
+        return None
+
     def release(self) -> None:
         """Free the in-flight slot of a request that has finished."""
         if self._concurrency is not None:

@@ -32,6 +32,7 @@ from ._chat import ChatMessage, Completion, ToolCall, Usage, estimate_tokens, pr
 from ._client import GiveUp, ProviderClient, ProviderCounters, ProviderStatistics
 from ._config import ModelsConfig, Provider
 from ._costs import CostReport, Ledger, Reservation
+from ._events import ModelEvent, OnModelEvent, report
 from ._loop import Bounds, Call, CallJournal
 from ._price_file import price_table
 from ._schema import Output
@@ -59,6 +60,8 @@ class Models:
         config: the configuration (default: `ModelsConfig.offline`, the echo provider).
         transports: provider name -> an httpx transport to use instead of the network
             (tests; ``httpx.MockTransport``).
+        on_event: called with a `ModelEvent` for each retry and each wait on a
+            provider's limit, as it starts (see the attribute).
 
     Pass it to ``Bus(models=...)``; actors then call `Context.complete` and
     `Context.stream`. Model calls need asyncio (aiolimiter is asyncio-only).
@@ -66,12 +69,17 @@ class Models:
     Attributes:
         tracing: the tracer each call is reported to (set by ``actorbus.otel.instrument``;
             None: tracing is off).
+        on_event: the function told of each retry and each wait on a limit as it
+            starts, with a `ModelEvent` (None: nobody); may be set at any time. It
+            runs in the event loop and must not block; an exception it raises is
+            logged and ignored.
 
     Version added: 0.1
     """
 
     __slots__ = (
-        "_clients", "_config", "_ledger", "_open", "_prices", "_stats", "_transports", "tracing",
+        "_clients", "_config", "_ledger", "_open", "_prices", "_stats", "_transports",
+        "on_event", "tracing",
     )  # fmt: skip
 
     def __init__(
@@ -79,6 +87,7 @@ class Models:
         config: ModelsConfig | None = None,
         *,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        on_event: OnModelEvent | None = None,
     ) -> None:
         self._config = ModelsConfig.offline() if config is None else config
         if not self._config.providers:
@@ -93,6 +102,7 @@ class Models:
         self._stats = {name: ProviderCounters() for name in names}
         self._open = False
         self.tracing: Tracing | None = None
+        self.on_event = on_event
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Models:
@@ -132,7 +142,10 @@ class Models:
         try:
             for provider in self._config.providers:
                 clients[provider.name] = ProviderClient(
-                    provider, self._transports.get(provider.name), self._stats[provider.name]
+                    provider,
+                    self._transports.get(provider.name),
+                    self._stats[provider.name],
+                    _Hooks(self),
                 )
         except BaseException:
             for client in clients.values():
@@ -374,7 +387,7 @@ class Models:
             receive = _opened if stream else functools.partial(whole, client, candidate)
             try:
                 result, tries, latency = await client.attempts(
-                    candidate, body, tokens, receive, deadline, keep_open=stream
+                    candidate, body, tokens, receive, deadline, keep_open=stream, actor=actor
                 )
             except GiveUp as exc:
                 self._ledger.release(reservation)
@@ -552,6 +565,21 @@ class Models:
     def providers(self) -> list[Provider]:
         """Return the configured providers."""
         return list(self._config.providers)
+
+
+@final
+class _Hooks:
+    # What a provider's client tells its Models: requests sent, retries and waits.
+    __slots__ = ("_models",)
+
+    def __init__(self, models: Models) -> None:
+        self._models = models
+
+    def sent(self, actor: str | None, model: str) -> None:
+        self._models._ledger.requested(actor, model)
+
+    def event(self, event: ModelEvent) -> None:
+        report(self._models.on_event, event)
 
 
 async def _opened(response: Any) -> Any:

@@ -58,9 +58,29 @@ class Picky(actors.Worker):
                 "deps": task.inputs.get("deps")}  # fmt: skip
 
 
+class Slow(actors.Worker):
+    """Takes ``seconds`` per task, noting when each starts, ends or is stopped."""
+
+    capabilities = ("work",)
+    seconds: ClassVar[float] = 60.0
+    seen: ClassVar[list[tuple[str, str, str]]] = []  # (actor, task, what)
+
+    async def perform(self, task: ab.TaskDelegation, ctx: ab.Context) -> Any:
+        self.seen.append((ctx.actor, task.task_id, "started"))
+        try:
+            await anyio.sleep(self.seconds)
+        except anyio.get_cancelled_exc_class():
+            self.seen.append((ctx.actor, task.task_id, "stopped"))
+            raise
+        self.seen.append((ctx.actor, task.task_id, "done"))
+        return ctx.actor
+
+
 @pytest.fixture(autouse=True)
 def _reset() -> None:
     Echo.done.clear()
+    Slow.seen.clear()
+    Slow.seconds = 60.0
 
 
 async def team(bus: ab.Bus, *workers: tuple[type[actors.Worker], str]) -> None:
@@ -229,6 +249,47 @@ class TestWorkflows:
         assert not reply.ok
         assert "cycle" in (reply.error or "")
         assert not Echo.done
+
+
+class TestNoOverlap:
+    """Regressions for issue 14, point 3: a task's attempts never run at once."""
+
+    async def test_a_timed_out_attempt_is_stopped_before_the_next_starts(self) -> None:
+        with anyio.fail_after(20):
+            async with ab.Bus(shutdown_grace=0.1) as bus:
+                await team(bus, (Slow, "slow-1"), (Slow, "slow-2"))
+                outcome = await actors.run_task(bus, work("t", timeout=0.2, max_attempts=2))
+        assert outcome.status == "FAILED"
+        assert "stopped t at its deadline" in (outcome.error or "")
+        first, second = sorted({actor for actor, _, _ in Slow.seen})
+        tried = [(actor, what) for actor, _, what in Slow.seen]
+        # each attempt was stopped before the next one started, whoever went first
+        assert [what for _, what in tried] == ["started", "stopped", "started", "stopped"]
+        assert {tried[0][0], tried[2][0]} == {first, second}
+
+    async def test_a_task_waiting_behind_another_at_a_busy_worker_gets_its_time(self) -> None:
+        # One worker, two tasks at once: the second waits for the first (0.6 s),
+        # then runs (0.6 s), past its own timeout (1 s) but within the time it
+        # was given, its own and the one before it (2 s): no second attempt.
+        Slow.seconds = 0.6
+        with anyio.fail_after(20):
+            async with ab.Bus() as bus:
+                await team(bus, (Slow, "slow"))
+                tasks = [work(f"t{i}", timeout=1.0, max_attempts=2) for i in range(2)]
+                result = await actors.run_workflow(bus, "parallel", tasks)
+        assert result.ok, result.outcomes
+        assert [o.attempts for o in result.outcomes] == [1, 1]
+        assert [what for _, _, what in Slow.seen] == ["started", "done"] * 2
+
+    async def test_a_delegation_past_its_deadline_is_not_started(self) -> None:
+        async with ab.Bus() as bus:
+            await team(bus, (Slow, "slow"))
+            late = ab.TaskDelegation(task_id="t", capability="work", deadline=0.0)
+            reply = await bus.ask("agents.slow", late, timeout=5)
+        assert isinstance(reply, actors.TaskResult)
+        assert not reply.ok
+        assert reply.error == "slow got t after its deadline: not started"
+        assert Slow.seen == []
 
 
 class TestTeamsOfTeams:

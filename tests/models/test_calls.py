@@ -244,7 +244,12 @@ class TestFallbacks:
         assert asked == ["gpt-4.1"] * 2 + ["claude-sonnet-4"] * 2 + ["deepseek-v3"]
         assert done.model == "deepseek-v3"
         assert done.attempts == 5
-        assert models.costs().by_model.keys() == {"deepseek-v3"}
+        spent = models.costs().by_model
+        assert {m for m, spend in spent.items() if spend.calls} == {"deepseek-v3"}
+        # every request is counted, answered or not, under the model it asked
+        assert {m: spend.requests for m, spend in spent.items()} == {
+            "gpt-4.1": 2, "claude-sonnet-4": 2, "deepseek-v3": 1
+        }  # fmt: skip
 
     async def test_an_unknown_model_goes_straight_to_its_fallback(self) -> None:
         def by_model(request: httpx.Request) -> httpx.Response:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ._http import Connection
 from ._respond import respond
 from ._routes import Plan, decode_body, route
 from ._spec import Fault
-from ._state import Incoming, ServerState
+from ._state import Exchange, Incoming, ServerState
 from ._wire import error_body
 
 __all__ = ["serve_connection"]
@@ -44,6 +45,15 @@ async def serve_connection(
 
 async def _answer(state: ServerState, conn: Connection, incoming: Incoming) -> None:
     exchange = state.record(incoming, decode_body(incoming.body))
+    try:
+        await _plan_and_respond(state, conn, incoming, exchange)
+    finally:
+        exchange.ended = time.monotonic()  # answered, or the client hung up
+
+
+async def _plan_and_respond(
+    state: ServerState, conn: Connection, incoming: Incoming, exchange: Exchange
+) -> None:
     try:
         plan = route(state, exchange, incoming)
     except Exception as exc:

@@ -209,6 +209,10 @@ class RecordedRequest(msgspec.Struct, frozen=True):
         body: The decoded JSON body, or ``None`` if it was empty, not JSON or too big.
         status: The status answered, or 0 while unanswered or if the connection was
             closed without one.
+        ended: `time.monotonic` when the server was done with it: the answer sent,
+            or the client seen hanging up (so a request abandoned by its client
+            ends then, not when its answer would have been ready); ``None`` while
+            it is being answered. Version added: 0.1.
     """
 
     time: float
@@ -217,3 +221,4 @@ class RecordedRequest(msgspec.Struct, frozen=True):
     headers: dict[str, str]
     body: dict[str, Any] | None
     status: int
+    ended: float | None = None

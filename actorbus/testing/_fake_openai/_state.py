@@ -53,7 +53,7 @@ class Incoming:
 class Exchange:
     """A request being answered: what `RecordedRequest` snapshots, with a settable status."""
 
-    __slots__ = ("body", "headers", "method", "path", "status", "time")
+    __slots__ = ("body", "ended", "headers", "method", "path", "status", "time")
 
     def __init__(self, incoming: Incoming, body: dict[str, Any] | None) -> None:
         self.time = incoming.time
@@ -62,11 +62,18 @@ class Exchange:
         self.headers = _recorded_headers(incoming.headers)
         self.body = body
         self.status = 0
+        self.ended: float | None = None
 
     def snapshot(self) -> RecordedRequest:
         """A frozen copy, as `FakeOpenAI.requests` hands out."""
         return RecordedRequest(
-            self.time, self.method, self.path, dict(self.headers), self.body, self.status
+            self.time,
+            self.method,
+            self.path,
+            dict(self.headers),
+            self.body,
+            self.status,
+            self.ended,
         )
 
 
