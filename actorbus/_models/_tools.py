@@ -115,7 +115,9 @@ class Tool:
             raise SchemaError(f"tool {name!r}", f"timeout must be > 0 seconds, not {timeout!r}")
         self.name = name
         self.description = description
-        self.parameters, self.strict = strict_schema(parameters)
+        parameters, self.strict = strict_schema(parameters)
+        # The description goes in the function's own field: not again in its parameters.
+        self.parameters = {k: v for k, v in parameters.items() if k not in ("title", "description")}
         self._run = run
         self.timeout = timeout
         self.topic = topic  # an actor tool's topic (None: a function)
@@ -193,7 +195,16 @@ def _function_tool(
     fn: Callable[..., Any] | Tool, *, name: str | None, description: str | None, timeout: float
 ) -> Tool:
     if isinstance(fn, Tool):
-        return fn
+        if name is None and description is None and timeout == fn.timeout:
+            return fn
+        return Tool(
+            name or fn.name,
+            fn.description if description is None else description,
+            fn.parameters,
+            fn._run,
+            timeout=timeout,
+            topic=fn.topic,
+        )
     if not callable(fn):
         raise SchemaError(f"tool {fn!r}", "a tool must be a function or an ab.tool(...)")
     inner = _unpartial(fn)

@@ -72,7 +72,11 @@ class TestStrictSchema:
             "type": "object",
             "properties": {
                 "approved": {"type": "boolean"},
-                "issues": {"type": "array", "items": {"type": "string"}},
+                "issues": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "default: []",  # the model must send it: it is told
+                },
             },
             "required": ["approved", "issues"],
             "additionalProperties": False,

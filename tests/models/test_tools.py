@@ -118,7 +118,8 @@ class TestFunctionTools:
     def test_args_describe_each_parameter_continuations_joined_types_dropped(self) -> None:
         properties = parameters_of(ab.tool(search))["properties"]
         assert properties["query"]["description"] == "what to look for, in plain words."
-        assert properties["limit"]["description"] == "how many results to return at most."
+        limit = properties["limit"]["description"]
+        assert limit == "how many results to return at most. (default: 5)"
 
     @pytest.mark.parametrize("heading", ["Args", "Arguments", "Parameters"])
     def test_each_args_heading_is_read(self, heading: str) -> None:
@@ -418,7 +419,7 @@ class TestActorTools:
         assert made.description == "Search the team's notes."
         properties = parameters_of(made)["properties"]
         assert properties["query"]["description"] == "what to look for."
-        assert properties["limit"]["description"] == "how many results."
+        assert properties["limit"]["description"] == "how many results. (default: 5)"
 
     def test_name_description_and_timeout_can_be_given(self) -> None:
         made = ab.actor_tool(
