@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -234,11 +235,19 @@ def estimate_tokens(text_chars: int) -> int:
     return -(-text_chars // 4)
 
 
-def prompt_chars(messages: list[ChatMessage]) -> int:
-    """Return the characters of text in ``messages`` (for `estimate_tokens`)."""
+def prompt_chars(messages: list[ChatMessage], params: Mapping[str, Any] | None = None) -> int:
+    """Return the characters of a request's prompt (for `estimate_tokens`).
+
+    The messages' text and tool calls, and, from ``params``, the tools' definitions
+    and the ``response_format`` schema: providers bill those as input too.
+    """
     total = 0
     for m in messages:
         total += len(m.content or "") + 4
         if m.tool_calls:
             total += sum(len(c.function.name) + len(c.function.arguments) + 8 for c in m.tool_calls)
+    if params:
+        for field in ("tools", "response_format"):
+            if (value := params.get(field)) is not None:
+                total += len(msgspec.json.encode(value))
     return total

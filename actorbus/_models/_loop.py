@@ -29,7 +29,7 @@ import anyio
 import msgspec
 
 from .._errors import ModelsConfigError, OutputValidationError, ToolLoopError
-from .._trace import ChatScope
+from .._trace import ChatScope, ToolScope
 from ._chat import ChatMessage, Completion, ToolCall, ToolRun, Usage, assistant, tool_result, user
 from ._schema import Output
 from ._tools import Asker, Tool, ToolArgumentsError, ToolTimeout
@@ -252,27 +252,29 @@ class Call:
 
     async def _run_tool(self, name: str, call: ToolCall) -> ToolRun:
         journal, models = self._journal, self._models
-        raw = None if journal is None else await journal.get(name)
-        if raw is not None:
-            return msgspec.structs.replace(
-                msgspec.msgpack.decode(raw, type=ToolRun), journaled=True
-            )
         tracing = models.tracing
-        scope_cm = (
+        scope_cm: AbstractContextManager[ToolScope | None] = (
             nullcontext() if tracing is None else tracing.tool(call.name, call.id, self._actor)
         )
         with scope_cm as scope:
-            started = time.monotonic()
-            result, error = await self._execute(call)
-            run = ToolRun(
-                call_id=call.id, name=call.name, arguments=call.arguments, result=result,
-                error=error, duration=time.monotonic() - started,
-            )  # fmt: skip
+            raw = None if journal is None else await journal.get(name)
+            if raw is not None:  # replayed: the tool is not run again
+                run = msgspec.structs.replace(
+                    msgspec.msgpack.decode(raw, type=ToolRun), journaled=True
+                )
+            else:
+                started = time.monotonic()
+                result, error = await self._execute(call)
+                run = ToolRun(
+                    call_id=call.id, name=call.name, arguments=call.arguments, result=result,
+                    error=error, duration=time.monotonic() - started,
+                )  # fmt: skip
             if scope is not None:
-                scope.finish(error=error, journaled=False)
-        if journal is not None:
-            await journal.put(name, msgspec.msgpack.encode(run))
-        models._ledger.tool_ran(self._actor, error=error)
+                scope.finish(error=run.error, journaled=run.journaled)
+        if not run.journaled:
+            if journal is not None:
+                await journal.put(name, msgspec.msgpack.encode(run))
+            models._ledger.tool_ran(self._actor, error=run.error)
         return run
 
     async def _execute(self, call: ToolCall) -> tuple[str, bool]:

@@ -511,7 +511,7 @@ class Models:
         chat: list[ChatMessage],
         params: Mapping[str, Any],
     ) -> tuple[int, Reservation]:
-        prompt = estimate_tokens(prompt_chars(chat))
+        prompt = estimate_tokens(prompt_chars(chat, params))
         out = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
         worst = self._prices.worst_case(
             model, prompt, int(out), offline=client.provider.offline

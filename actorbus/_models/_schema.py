@@ -57,8 +57,9 @@ def strict_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Return ``schema`` (not changed) made strict, and whether that was possible.
 
     The root ``$ref`` is inlined; every object schema with properties gets them
-    all in ``required`` and ``additionalProperties: false``; ``default`` values
-    are dropped (a strict schema requires every field, so they say nothing). An
+    all in ``required`` and ``additionalProperties: false``; a ``default`` moves
+    into the field's description (a strict schema requires every field, so the
+    model must send one: it is told which value means "as usual"). An
     open object (``additionalProperties`` a schema: a ``dict``) cannot be strict.
     """
     schema = copy.deepcopy(schema)
@@ -85,7 +86,10 @@ def _tighten(node: Any) -> bool:
         return all(results)
     if not isinstance(node, dict):
         return True
-    node.pop("default", None)
+    if "default" in node:  # a strict schema requires the field: say what to send
+        default = msgspec.json.encode(node.pop("default")).decode()
+        said = node.get("description")
+        node["description"] = f"{said} (default: {default})" if said else f"default: {default}"
     strict = True
     if node.get("type") == "object":
         extra = node.get("additionalProperties")

@@ -113,7 +113,7 @@ async def plain_turn(
     secret = call.client.secret
     text = secret.mask(choice.message.content or "")
     tool_calls = _masked(secret, tool_calls_of(choice.message.tool_calls))
-    usage, estimated = _usage(answer.usage, chat, text, tool_calls)
+    usage, estimated = _usage(answer.usage, chat, params, text, tool_calls)
     completion = models._settle(
         call.client, call.model, actor, call.reservation, usage, text=text,
         finish_reason=choice.finish_reason, tool_calls=tool_calls, latency=call.latency,
@@ -164,7 +164,7 @@ async def streamed_turn(
             yield shown
         text = client.secret.mask("".join(parts))
         tool_calls = _masked(client.secret, calls.calls())
-        usage, estimated = _usage(usage, chat, text, tool_calls)
+        usage, estimated = _usage(usage, chat, params, text, tool_calls)
         completion = models._settle(
             client, candidate, actor, reservation, usage, text=text, finish_reason=finish,
             tool_calls=tool_calls, latency=time.monotonic() - started, attempts=call.attempts,
@@ -180,7 +180,11 @@ async def streamed_turn(
 
 
 def _usage(
-    reported: Usage | None, chat: list[ChatMessage], text: str, tool_calls: list[ToolCall] | None
+    reported: Usage | None,
+    chat: list[ChatMessage],
+    params: dict[str, Any],
+    text: str,
+    tool_calls: list[ToolCall] | None,
 ) -> tuple[Usage, bool]:
     """Return a request's usage and whether it is an estimate.
 
@@ -189,7 +193,7 @@ def _usage(
     """
     if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
         return reported, False
-    prompt = estimate_tokens(prompt_chars(chat))
+    prompt = estimate_tokens(prompt_chars(chat, params))
     calls = sum(len(c.function.name) + len(c.function.arguments) for c in tool_calls or ())
     out = estimate_tokens(len(text) + calls)
     return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out), True

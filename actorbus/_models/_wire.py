@@ -138,7 +138,7 @@ class ToolCallParts:
     def add(self, pieces: list[WireToolCall]) -> None:
         """Take the tool-call pieces of one delta."""
         for n, piece in enumerate(pieces):
-            index = piece.index if piece.index is not None else n
+            index = piece.index if piece.index is not None else self._unindexed(piece, n)
             parts = self._calls.setdefault(index, ["", ""])
             if piece.id:
                 parts[0] = piece.id
@@ -148,6 +148,17 @@ class ToolCallParts:
                     parts[1] = function.name
                 if function.arguments:
                     parts.append(_text(function.arguments))
+
+    def _unindexed(self, piece: WireToolCall, n: int) -> int:
+        # A server that sends no index: a new id starts a new call; otherwise the
+        # piece continues the latest call (or is the n-th of a first delta).
+        calls = self._calls
+        if not calls:
+            return n
+        last = max(calls)
+        if piece.id and calls[last][0] and piece.id != calls[last][0]:
+            return last + 1
+        return last
 
     def calls(self) -> list[ToolCall] | None:
         """Return the assembled calls, in index order (None when there were none)."""
