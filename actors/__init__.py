@@ -8,7 +8,7 @@ public API, as your own would be.
 from __future__ import annotations
 
 from ._client import run_task, run_workflow
-from ._coordinator import Coordinator, TaskRecord
+from ._coordinator import ANSWER_GRACE, Coordinator, TaskRecord
 from ._errors import TeamError, WorkflowError
 from ._graph import check_workflow, check_workflow_id
 from ._messages import (
@@ -28,6 +28,7 @@ from ._worker import ANNOUNCE, Worker, registry_topic, task_topic
 
 __all__ = [
     "ANNOUNCE",
+    "ANSWER_GRACE",
     "Coordinator",
     "LLMWorker",
     "Researcher",

@@ -70,7 +70,8 @@ class DefaultTeam:
         """
         team = Team(bus, model=model)
         await team.start()
-        progress(f"team: {', '.join(team.members)}; task: {task!r}", done=0, total=0, lasting=True)
+        said = f"team: {', '.join(team.members)}\ntask: {task!r}"
+        progress(said, done=0, total=0, lasting=True)
         if resume:
             progress(await _resuming(bus, team, task), done=0, total=0, lasting=True)
         since = bus.log.last_seq + 1

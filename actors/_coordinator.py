@@ -209,7 +209,7 @@ class Coordinator(Worker):
             self.registry.remove(worker)
             return None, str(exc)
         except ab.AskFailed as exc:  # its dead letter, in the log, has the whole story
-            return None, f"{worker} failed: {exc.error_type.rsplit('.', 1)[-1]}: {exc.error}"
+            return None, _failure(exc)
         except KeyError:
             return None, f"{worker} withdrew before the task reached it"
         finally:
@@ -300,6 +300,11 @@ def _outcome(task_id: str, record: TaskRecord) -> TaskOutcome:
         worker=record.assigned_to,
         attempts=record.attempts,
     )
+
+
+def _failure(exc: ab.AskFailed) -> str:
+    """Why a worker's handler failed, in short (its dead letter has the rest)."""
+    return f"{exc.error_type.rsplit('.', 1)[-1]}: {exc.error}"
 
 
 def _key_token(text: str) -> str:

@@ -81,7 +81,7 @@ class TestRun:
         assert "README.md" in lines[2]
         assert "\nanswer (" not in result.stdout
         (head,) = [line for line in lines if "answer (" in line]
-        assert head.startswith("scripted answer (offline: no model was called; scripted review:")
+        assert head.startswith("scripted answer (offline demo, no model was called; approved")
 
     def test_prints_what_each_actor_and_model_cost(self, workdir: Path) -> None:
         result = _run("run", "compare ordering guarantees", cwd=workdir)
@@ -123,7 +123,7 @@ class TestRun:
         assert any("writer started write-1" in part for part in status)
         assert all(len(part.split("\n", 1)[0]) <= 99 for part in status)  # never wraps
         assert "round 1: not approved, 1 issue to fix" in out
-        assert "scripted answer (offline: no model was called" in out
+        assert "scripted answer (offline demo, no model was called" in out
 
     def test_quiet_prints_only_the_answer(self, workdir: Path) -> None:
         result = _run("run", "plan a release", "--quiet", cwd=workdir)

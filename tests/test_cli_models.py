@@ -47,7 +47,7 @@ def test_a_run_calls_the_configured_endpoint(tmp_path: Path) -> None:
     # the researchers' and the validator's own models, the writer's assigned one
     assert models == ["claude-sonnet-4", "deepseek-v3", "gemini-2.5-flash"]
     # "the server's answer" is no verdict: not approved, and no revision without one
-    assert "answer (not approved after 1 review round):" in result.stdout
+    assert "answer (round 1 has no verdict):" in result.stdout
     assert "  - round 1: the validator gave no valid verdict (3 answer(s)" in result.stdout
     assert "REVISE" not in result.stdout
 

@@ -166,14 +166,6 @@ class TestRunOnJetStream:
             assert len(result.stderr.splitlines()) == 1
         assert _stream_names(server) == before
 
-    def test_trio_is_refused_because_jetstream_is_asyncio_only(
-        self, server: NatsServer, tmp_path: Path
-    ) -> None:
-        result = _run("run", "x", "--log", server.url, "--backend", "trio", cwd=tmp_path)
-        assert result.returncode == 2
-        assert "asyncio-only" in result.stderr
-        assert len(result.stderr.splitlines()) == 1
-
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[NatsServer]:

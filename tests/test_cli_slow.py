@@ -125,7 +125,8 @@ class TestSlowEndpoint:
         assert all(body is not None and body["stream"] is True for body in bodies)
 
     def test_a_rate_limit_is_said_with_its_wait(self, tmp_path: Path) -> None:
-        with FakeOpenAI() as server:
+        # Answers take 0.5 s: the two researchers, asked at once, share one slot.
+        with FakeOpenAI(latency=0.5) as server:
             server.script(Fault.status(429, retry_after_ms=100))
             server.reply_with(actors.offline_reply)
             config = _models_file(tmp_path, server, max_concurrent=1)
@@ -137,7 +138,7 @@ class TestSlowEndpoint:
         assert _total(result.stdout)[:2] == ["7", "8"]  # 8 requests for 7 answers
 
     def test_verbose_shows_the_actorbus_log_at_info(self, tmp_path: Path) -> None:
-        with FakeOpenAI() as server:
+        with FakeOpenAI(latency=0.5) as server:
             server.reply_with(actors.offline_reply)
             config = _models_file(tmp_path, server, max_concurrent=1)
             quiet = _run("run", TASK, "--models", config, cwd=tmp_path)
@@ -198,7 +199,7 @@ class TestVerdicts:
         assert result.returncode == 0, result.stderr
         assert len(validations) == 3  # the answer, then two re-asks with the error
         assert "round 1: the validator gave no valid verdict (3 answer(s)" in result.stdout
-        assert "answer (not approved after 1 review round):" in result.stdout
+        assert "answer (round 1 has no verdict):" in result.stdout
         assert "reads fine" not in result.stdout
         assert "REVISE" not in result.stdout
 
@@ -226,7 +227,7 @@ class TestCutShort:
             "(allow more with --timeout)"
         ]
         out = first.stdout
-        assert "best draft so far (round 1, not approved; unfinished):" in out
+        assert "best draft so far (round 1, not reviewed; unfinished):" in out
         assert "go on from where it stopped: actorbus run 'plan a release' --base-url" in out
         assert out.rstrip().splitlines()[-1].startswith("  validate-1: actorbus log trace")
         assert "logged to actorbus.db" in out
@@ -257,7 +258,7 @@ class TestCutShort:
         assert err.splitlines()[-1] == "actorbus: unfinished: the run was stopped (Ctrl-C)"
         out = seen + out
         assert "unfinished: the run was stopped (Ctrl-C)" in out
-        assert "best draft so far (round 1, not approved; unfinished):" in out
+        assert "best draft so far (round 1, not reviewed; unfinished):" in out
         assert "model calls, through endpoint" in out
 
 

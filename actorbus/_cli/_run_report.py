@@ -70,20 +70,21 @@ def _resume_hint(args: argparse.Namespace) -> list[str]:
 
 
 def _answer(outcome: TeamOutcome, *, finished: bool, offline: bool) -> list[str]:
-    rounds = f"{outcome.rounds} review round{'s' if outcome.rounds != 1 else ''}"
-    verdict = "approved" if outcome.approved else "not approved"
-    if len(outcome.reviews) < outcome.rounds:
-        verdict = "not reviewed"
+    n = outcome.rounds
+    if len(outcome.reviews) < n:  # its last draft got no verdict (yet)
+        verdict = f"round {n} has no verdict" if finished else "not reviewed"
+    else:
+        approved = "approved" if outcome.approved else "not approved"
+        verdict = f"{approved} after {n} review round{'s' if n != 1 else ''}"
     if not finished:
         if not outcome.answer:
             head = "no draft was written before it stopped"
         else:
-            head = f"best draft so far (round {outcome.rounds}, {verdict}; unfinished):"
+            head = f"best draft so far (round {n}, {verdict.split(' after ')[0]}; unfinished):"
     elif offline:
-        scripted = f"scripted review: {verdict} after {rounds}"
-        head = f"scripted answer (offline: no model was called; {scripted}):"
+        head = f"scripted answer (offline demo, no model was called; {verdict}):"
     else:
-        head = f"answer ({verdict} after {rounds}):"
+        head = f"answer ({verdict}):"
     lines = [head]
     if outcome.answer:
         lines += [_indent(outcome.answer), "", "review rounds:", *_reviews(outcome.reviews)]
