@@ -196,8 +196,9 @@ def _function_tool(
         return fn
     if not callable(fn):
         raise SchemaError(f"tool {fn!r}", "a tool must be a function or an ab.tool(...)")
-    tool_name = name or getattr(fn, "__name__", "") or "tool"
-    summary, documented = _docstring(inspect.cleandoc(fn.__doc__ or ""))
+    inner = _unpartial(fn)
+    tool_name = name or getattr(inner, "__name__", "") or "tool"
+    summary, documented = _docstring(inspect.cleandoc(inner.__doc__ or ""))
     arguments = _arguments_struct(fn, tool_name, documented)
     decoder = msgspec.json.Decoder(arguments)
     fields = arguments.__struct_fields__
@@ -209,7 +210,7 @@ def _function_tool(
         try:
             args = decoder.decode(text)
         except msgspec.DecodeError as exc:
-            raise ToolArgumentsError(str(exc)) from None
+            raise ToolArgumentsError(_argument_problem(exc)) from None
         kwargs = {field: getattr(args, field) for field in fields}
         if asynchronous:
             return await fn(**kwargs)
@@ -233,7 +234,7 @@ def _arguments_struct(
     subject = f"tool {tool_name!r}"
     try:
         signature = inspect.signature(fn)
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(_annotated(fn), include_extras=True)
     except (TypeError, ValueError, NameError) as exc:
         raise SchemaError(subject, f"its signature cannot be read ({exc})") from None
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
@@ -251,9 +252,35 @@ def _arguments_struct(
             fields.append((param.name, annotation))
         else:
             fields.append((param.name, annotation, param.default))
-    return msgspec.defstruct(
-        f"{schema_name(tool_name)}_arguments", fields, kw_only=True, forbid_unknown_fields=True
-    )
+    try:
+        return msgspec.defstruct(
+            f"{schema_name(tool_name)}_arguments", fields, kw_only=True, forbid_unknown_fields=True
+        )
+    except TypeError as exc:  # a default msgspec refuses: a non-empty list, dict or set
+        raise SchemaError(subject, f"its parameters cannot be described ({exc})") from None
+
+
+def _unpartial(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Return the function a ``functools.partial`` wraps (``fn`` if it is none)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
+def _annotated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Return what holds ``fn``'s annotations: itself, a partial's function, or ``__call__``."""
+    fn = _unpartial(fn)
+    if inspect.isroutine(fn) or isinstance(fn, type):
+        return fn
+    call: Callable[..., Any] = type(fn).__call__  # a callable object
+    return call
+
+
+def _argument_problem(exc: msgspec.DecodeError) -> str:
+    """Say what is wrong with a tool call's arguments, for the model to correct."""
+    if isinstance(exc, msgspec.ValidationError):
+        return str(exc)  # names the field: "Expected `int`, got `str` - at `$.n`"
+    return f"the arguments are not valid JSON ({exc})"  # msgspec says only "truncated"...
 
 
 def _docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -262,6 +289,7 @@ def _docstring(doc: str) -> tuple[str, dict[str, str]]:
     args: dict[str, str] = {}
     section: str | None = None
     current: str | None = None
+    current_indent = 0
     for line in doc.splitlines():
         heading = _SECTION.match(line.strip())
         if heading is not None and not line.startswith((" ", "\t")):
@@ -272,19 +300,12 @@ def _docstring(doc: str) -> tuple[str, dict[str, str]]:
         elif section in _DESCRIBING and line.strip():
             entry = _ARG.match(line.strip())
             indent = len(line) - len(line.lstrip())
-            if entry is not None and (current is None or indent <= _indent_of(doc, current)):
-                current = entry.group(1).lstrip("*")
+            if entry is not None and (current is None or indent <= current_indent):
+                current, current_indent = entry.group(1).lstrip("*"), indent
                 args[current] = entry.group(2).strip()
             elif current is not None:
                 args[current] = f"{args[current]} {line.strip()}".strip()
     return "\n".join(summary).strip(), args
-
-
-def _indent_of(doc: str, name: str) -> int:
-    for line in doc.splitlines():
-        if line.strip().startswith((f"{name}:", f"{name} (")):
-            return len(line) - len(line.lstrip())
-    return 0
 
 
 def actor_tool(
@@ -317,7 +338,7 @@ def actor_tool(
     config = request.__struct_config__
     tag_field, tag = config.tag_field, config.tag
     parameters = describe(request, subject)
-    summary, documented = _docstring(request.__doc__ or "")
+    summary, documented = _docstring(inspect.cleandoc(request.__doc__ or ""))  # as a function's
     own = parameters.get("$defs", {}).get(parameters.get("$ref", "").removeprefix("#/$defs/"))
     if own is not None:
         properties = own.get("properties", {})
@@ -334,7 +355,7 @@ def actor_tool(
                 raise ToolArgumentsError("Expected `object` - at `$`")
             message = msgspec.convert({**fields, tag_field: tag}, request)
         except msgspec.DecodeError as exc:
-            raise ToolArgumentsError(str(exc)) from None
+            raise ToolArgumentsError(_argument_problem(exc)) from None
         if asker is None:
             raise RuntimeError(
                 f"actor tool {tool_name!r} has no bus to ask through: call it from a handler "

@@ -137,7 +137,7 @@ class Stuck(ab.Actor):
 class Finisher(ab.Actor):
     subscribe = ("work",)
     model = "deepseek-v3"
-    seen: list[ab.Completion]
+    seen: list[ab.Completion[None]]
 
     async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
         type(self).seen.append(await ctx.complete([ab.user(msg.text)]))

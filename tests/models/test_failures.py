@@ -243,7 +243,7 @@ class Stuck(ab.Actor):
 class Finisher(ab.Actor):
     subscribe = ("work",)
     model = "gpt-4.1"
-    got: list[ab.Completion]
+    got: list[ab.Completion[None]]
 
     async def on_request(self, msg: ab.Request, ctx: ab.Context) -> None:
         type(self).got.append(await ctx.complete([ab.user(msg.content)]))

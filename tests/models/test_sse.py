@@ -42,7 +42,9 @@ def reference(stream: bytes) -> list[bytes]:
     return events
 
 
-payloads = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]), max_size=20)
+payloads = st.text(
+    st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]), max_size=20
+)
 endings = st.sampled_from(["\n", "\r", "\r\n"])
 
 

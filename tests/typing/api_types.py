@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import assert_type
 
+import msgspec
+
 import actorbus as ab
 
 
@@ -47,3 +49,32 @@ def messages_are_frozen_and_keyword_only() -> None:
     ping.n = 2  # type: ignore[misc]
     Ping(1)  # type: ignore[call-arg]
     Ping(n="one")  # type: ignore[arg-type]
+
+
+class Verdict(msgspec.Struct):
+    approved: bool
+
+
+async def lookup(key: str) -> str:
+    """Look a key up."""
+    return key
+
+
+async def calls_models(ctx: ab.Context, models: ab.Models) -> None:
+    done = await ctx.complete([ab.user("review")], output=Verdict)
+    assert_type(done, ab.Completion[Verdict])
+    assert_type(done.output.approved, bool)
+    assert_type(await ctx.complete([ab.user("hi")]), ab.Completion[None])
+    assert_type(await ctx.complete([ab.user("hi")], tools=[lookup]), ab.Completion[None])
+    assert_type(ctx.stream([ab.user("hi")], output=Verdict), ab.Stream[Verdict])
+    assert_type(
+        await models.complete([ab.user("hi")], model="m", output=Verdict), ab.Completion[Verdict]
+    )
+    assert_type(await models.complete([ab.user("hi")], model="m"), ab.Completion[None])
+    assert_type(ab.tool(lookup), ab.Tool)
+    assert_type(ab.tool(lookup, name="find", description="Find."), ab.Tool)
+    assert_type(ab.tool(name="find")(lookup), ab.Tool)
+    assert_type(ab.actor_tool("tools.ping", Ping), ab.Tool)
+
+    ab.tool("lookup")  # type: ignore[call-overload]
+    ab.actor_tool("tools.ping", Verdict)  # type: ignore[arg-type]
