@@ -30,7 +30,17 @@ import msgspec
 
 from .._errors import ModelsConfigError, OutputValidationError, ToolLoopError
 from .._trace import ChatScope, ToolScope
-from ._chat import ChatMessage, Completion, ToolCall, ToolRun, Usage, assistant, tool_result, user
+from ._chat import (
+    ChatMessage,
+    Completion,
+    PromptTokensDetails,
+    ToolCall,
+    ToolRun,
+    Usage,
+    assistant,
+    tool_result,
+    user,
+)
 from ._schema import Output
 from ._tools import Asker, Tool, ToolArgumentsError, ToolTimeout
 from ._turn import Turn
@@ -310,10 +320,12 @@ class Call:
             return whole
         each = [msgspec.structs.replace(t, tools=r) for t, r in zip(turns, runs, strict=True)]
         costs = [t.cost for t in turns]
+        cached = sum(t.usage.cached_tokens for t in turns)
         usage = Usage(
             prompt_tokens=sum(t.usage.prompt_tokens for t in turns),
             completion_tokens=sum(t.usage.completion_tokens for t in turns),
             total_tokens=sum(t.usage.total_tokens for t in turns),
+            prompt_tokens_details=PromptTokensDetails(cached_tokens=cached) if cached else None,
         )
         return Completion[Any](
             text=last.text, finish_reason=last.finish_reason, usage=usage, model=last.model,
