@@ -84,12 +84,19 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
 
         Rows whose calls were all unpriced say "unpriced" instead of a cost; a row
         with some says how many its cost leaves out; a last line names the unpriced
-        models and how to price them.
+        models and how to price them. When any tool loop ran a tool, a ``tools``
+        and an ``errors`` column count the tool calls (and error results) of each
+        actor and in all (``-`` on model rows: tools are counted per actor).
         """
-        lines = [f"{'':<24} {'calls':>6} {'in tok':>9} {'out tok':>9} {'cost $':>11}"]
-        lines += [_row(f"actor {name}", s) for name, s in sorted(self.by_actor.items())]
-        lines += [_row(f"model {name}", s) for name, s in sorted(self.by_model.items())]
-        lines.append(_row("total", self.total, total=True))
+        tools = self.total.tool_calls > 0
+        extra = f" {'tools':>6} {'errors':>6}" if tools else ""
+        lines = [f"{'':<24} {'calls':>6} {'in tok':>9} {'out tok':>9}{extra} {'cost $':>11}"]
+        lines += [_row(f"actor {name}", s, tools) for name, s in sorted(self.by_actor.items())]
+        lines += [
+            _row(f"model {name}", s, tools, per_model=True)
+            for name, s in sorted(self.by_model.items())
+        ]
+        lines.append(_row("total", self.total, tools, total=True))
         unpriced = sorted(name for name, s in self.by_model.items() if s.unpriced_calls)
         if unpriced:
             n = self.total.unpriced_calls
@@ -100,8 +107,11 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         return "\n".join(lines)
 
 
-def _row(label: str, s: Spend, *, total: bool = False) -> str:
+def _row(label: str, s: Spend, tools: bool, *, total: bool = False, per_model: bool = False) -> str:
     head = f"{label:<24} {s.calls:>6} {s.prompt_tokens:>9} {s.completion_tokens:>9}"
+    if tools:
+        calls, errors = ("-", "-") if per_model else (str(s.tool_calls), str(s.tool_errors))
+        head += f" {calls:>6} {errors:>6}"
     if s.unpriced_calls and s.unpriced_calls == s.calls and not total:
         return f"{head} {'unpriced':>11}"
     cost = f"{head} {s.cost:>11.6f}"

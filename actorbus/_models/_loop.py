@@ -29,6 +29,7 @@ import anyio
 import msgspec
 
 from .._errors import ModelsConfigError, OutputValidationError, ToolLoopError
+from .._journal_keys import tool_entry, turn_entry
 from .._trace import ChatScope, ToolScope
 from ._chat import (
     ChatMessage,
@@ -213,7 +214,7 @@ class Call:
 
     async def _one_turn(self, k: int, chat: list[ChatMessage]) -> Turn:
         """Yield turn ``k``'s deltas and completion: replayed if journaled, else asked for."""
-        models, journal, name = self._models, self._journal, f"turn:{k}"
+        models, journal, name = self._models, self._journal, turn_entry(k)
         tracing = models.tracing
         traced: AbstractContextManager[ChatScope | None] = (
             nullcontext() if tracing is None else tracing.chat(self._model, self._actor)
@@ -250,7 +251,7 @@ class Call:
         runs: list[ToolRun | None] = [None] * len(calls)
 
         async def one(i: int, call: ToolCall) -> None:
-            runs[i] = await self._run_tool(f"turn:{k}:tool:{i}", call)
+            runs[i] = await self._run_tool(tool_entry(k, i), call)
 
         if len(calls) == 1:
             await one(0, calls[0])
@@ -263,8 +264,13 @@ class Call:
     async def _run_tool(self, name: str, call: ToolCall) -> ToolRun:
         journal, models = self._journal, self._models
         tracing = models.tracing
+        found = self._tools.get(call.name)
         scope_cm: AbstractContextManager[ToolScope | None] = (
-            nullcontext() if tracing is None else tracing.tool(call.name, call.id, self._actor)
+            nullcontext()
+            if tracing is None
+            else tracing.tool(
+                call.name, call.id, self._actor, None if found is None else found.description
+            )
         )
         with scope_cm as scope:
             raw = None if journal is None else await journal.get(name)
