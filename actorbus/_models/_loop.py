@@ -187,7 +187,7 @@ class Call:
                         self._stop(
                             chat, "max_repeats",
                             f"{call.name} was called with the same arguments "
-                            f"{bounds.max_repeats + 1} times ({_cut(call.arguments, 200)})",
+                            f"{bounds.max_repeats + 1} times (they are in the transcript)",
                         )  # fmt: skip
                 runs = await self._run_tools(k, answer.tool_calls)
                 self._runs[-1] = runs
