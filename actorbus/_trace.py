@@ -15,8 +15,10 @@ run reads as one trace:
   runs, so what the handler publishes or asks a model is its child;
 * around each model call (``chat <model>``), a child of the current span; a
   tool loop makes one per turn;
-* around each tool a tool loop runs (``execute_tool <name>``), a child of the
-  current span (the handling's).
+* around each tool call of a tool loop (``execute_tool <name>``), a child of
+  the current span (the handling's), and current while the tool runs, so an
+  actor tool's ask is its child; a result replayed from the journal gets one
+  too, marked journaled.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class ToolScope(Protocol):
     """One tool call of a tool loop, open while the tool runs."""
 
     def finish(self, *, error: bool, journaled: bool) -> None:
-        """Say how the call went (an error result or not), before the scope closes."""
+        """Say how the call went (an error result or not; replayed or run), before it closes."""
         ...
 
 
@@ -85,6 +87,13 @@ class Tracing(Protocol):
         """Return the scope of one model call by ``actor`` (None: from outside)."""
         ...
 
-    def tool(self, name: str, call_id: str, actor: str | None) -> AbstractContextManager[ToolScope]:
-        """Return the scope of running tool ``name`` for tool call ``call_id`` of ``actor``."""
+    def tool(
+        self, name: str, call_id: str, actor: str | None, description: str | None
+    ) -> AbstractContextManager[ToolScope]:
+        """Return the scope of tool call ``call_id`` of ``actor`` (tool ``name``, if known).
+
+        Open while the tool runs (or, for a result replayed from the journal, while
+        it is read back); ``description`` is what the model is told the tool does
+        (None: no such tool was offered).
+        """
         ...

@@ -12,7 +12,13 @@ Spans, one trace per run that starts outside the bus:
 * ``handle <actor>`` (CONSUMER): each handling of a message by an actor, a child
   of the span of the publish that appended it; current while the handler runs,
   so spans the handler opens (its own, or instrumented libraries') nest under it.
-* ``chat <model>`` (CLIENT): each model call, a child of the current span.
+* ``chat <model>`` (CLIENT): each model request (each turn of a tool loop), a
+  child of the current span.
+* ``execute_tool <tool>`` (INTERNAL): each tool call of a tool loop, a child of
+  the current span and current while the tool runs (an actor tool's ask is its
+  child). Attributes follow the GenAI semantic conventions' execute_tool span;
+  arguments and results are not recorded (they may hold secrets or personal
+  data: ``actorbus log trace`` shows them, masked).
 
 The link from a publish to its handlings is kept in this process, keyed by the
 message id (the most recent 65,536 publishes), so it holds for `MemoryLog` and
@@ -272,13 +278,17 @@ class _OtelTracing:
     # -- tools ----------------------------------------------------------------------
 
     @contextmanager
-    def tool(self, name: str, call_id: str, actor: str | None) -> Iterator[_ToolScope]:
+    def tool(
+        self, name: str, call_id: str, actor: str | None, description: str | None
+    ) -> Iterator[_ToolScope]:
         attributes: dict[str, str] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": name,
             "gen_ai.tool.call.id": call_id,
-            "gen_ai.tool.type": "function",
+            "gen_ai.tool.type": "function",  # function and actor tools alike run here
         }
+        if description:
+            attributes["gen_ai.tool.description"] = description
         if actor is not None:
             attributes["actorbus.actor"] = actor
         # Current while the tool runs, so an actor tool's ask is its child.

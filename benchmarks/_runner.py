@@ -41,6 +41,7 @@ SCENARIOS = {
     "durability": "bench_durability",
     "durable-e2e": "bench_durable_e2e",
     "models": "bench_models",
+    "tools": "bench_tools",
     "state": "bench_state",
     "coordinator": "bench_coordinator",
     "pipeline": "bench_pipeline",

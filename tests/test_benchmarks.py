@@ -26,7 +26,7 @@ def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> N
     scenarios = {s["scenario"]: s for s in json.loads(out.read_text())["scenarios"]}
     assert set(scenarios) == {
         "throughput", "fanout", "ask", "actors", "sqlite", "durability", "durable-e2e",
-        "models", "state", "coordinator", "pipeline", "scaling", "jetstream",
+        "models", "tools", "state", "coordinator", "pipeline", "scaling", "jetstream",
         "jetstream-e2e",
     }  # fmt: skip
     for name, scenario in scenarios.items():

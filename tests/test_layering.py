@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
         "_errors",
         "_topic",
         "_ids",
+        "_journal_keys",
         "_message",
         "_mailbox",
         "_backoff",

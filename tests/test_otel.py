@@ -1,5 +1,8 @@
 """OpenTelemetry tracing: a multi-agent run is one trace, publish -> handle -> chat.
 
+A tool loop adds a ``chat`` span per turn and an ``execute_tool`` span per tool
+call (current while the tool runs: an actor tool's ask is its child).
+
 Skipped when the ``otel`` extra is not installed (the bus itself needs none of it).
 """
 
@@ -7,7 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -16,6 +21,7 @@ import actorbus as ab
 
 pytest.importorskip("opentelemetry.sdk", reason="needs pip install 'actorbus[otel]' and the SDK")
 
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -23,7 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from actorbus import otel
-from actorbus.testing import NatsServer
+from actorbus.testing import FakeOpenAI, NatsServer, Reply, ToolCall
 
 
 class TracedTask(ab.Message):
@@ -266,3 +272,182 @@ async def test_a_stream_closed_early_is_not_an_error_span(
     attributes = chat.attributes or {}
     assert "error.type" not in attributes
     assert attributes["actorbus.closed_early"] is True
+
+
+# -- tool loops (issue 13, point 6) ------------------------------------------------------
+
+TOOL_MODEL = "gpt-test"
+
+
+class ToolQuestion(ab.Message):
+    text: str
+
+
+class GlossaryLookup(ab.Message):
+    """Look a word up in the glossary."""
+
+    word: str
+
+
+class GlossaryEntry(ab.Message):
+    text: str
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def get_time() -> str:
+    """The time now."""
+    return "noon"
+
+
+def broken_tool() -> str:
+    """A tool that always fails."""
+    raise RuntimeError("out of order")
+
+
+class ToolUser(ab.Actor):
+    subscribe = ("questions",)
+    model = TOOL_MODEL
+    retry_delay = 0
+    tools: ClassVar[list[Any]] = [get_weather, get_time, broken_tool]
+    fail_first = False
+    runs = 0
+
+    async def on_question(self, msg: ToolQuestion, ctx: ab.Context) -> ab.Response:
+        done = await ctx.complete([ab.user(msg.text)], tools=type(self).tools)
+        type(self).runs += 1
+        if type(self).fail_first and type(self).runs == 1:
+            raise RuntimeError("fails after its tool loop")
+        return ab.Response(content=done.text)
+
+
+class Glossary(ab.Actor):
+    subscribe = ("glossary",)
+
+    async def on_lookup(self, msg: GlossaryLookup, ctx: ab.Context) -> GlossaryEntry:
+        return GlossaryEntry(text=f"{msg.word}: a word")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+def _tool_models(fake: FakeOpenAI) -> ab.Models:
+    provider = ab.Provider(name="fake", base_url=fake.base_url, max_attempts=1)
+    return ab.Models(ab.ModelsConfig(providers=[provider]))
+
+
+async def _ask_tool_user(
+    fake: FakeOpenAI, provider: TracerProvider, *others: type[ab.Actor]
+) -> None:
+    bus = ab.Bus(models=_tool_models(fake))
+    otel.instrument(bus, tracer_provider=provider)
+    with anyio.fail_after(30):
+        async with bus:
+            await bus.spawn(ToolUser, name="tool-user")
+            for other in others:
+                await bus.spawn(other, name=other.__name__.lower())
+            await bus.ask("questions", ToolQuestion(text="Weather and time?"), timeout=20)
+            await bus.drain()
+
+
+def _children(spans: tuple[ReadableSpan, ...], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+class TestToolSpans:
+    async def test_a_loop_makes_a_chat_span_per_turn_and_an_execute_tool_span_per_call(
+        self, exporter: InMemorySpanExporter, provider: TracerProvider, fake: FakeOpenAI
+    ) -> None:
+        ToolUser.tools, ToolUser.fail_first = [get_weather, get_time, broken_tool], False
+        fake.script(
+            Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}), ToolCall("get_time")]),
+            Reply(text="Sunny, at noon."),
+        )
+        await _ask_tool_user(fake, provider)
+
+        spans = exporter.get_finished_spans()
+        handle = next(s for s in spans if s.name == "handle tool-user")
+        under = sorted(s.name for s in _children(spans, handle))
+        assert [n for n in under if not n.startswith("publish")] == [
+            "chat gpt-test", "chat gpt-test", "execute_tool get_time", "execute_tool get_weather",
+        ]  # fmt: skip
+        weather = next(s for s in spans if s.name == "execute_tool get_weather")
+        assert weather.kind == trace.SpanKind.INTERNAL
+        assert weather.attributes == {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.id": "call_1_0",
+            "gen_ai.tool.type": "function",
+            "gen_ai.tool.description": "The weather in a city.",
+            "actorbus.actor": "tool-user",
+            "actorbus.journaled": False,
+        }
+        assert weather.status.is_unset
+        chats = [s for s in spans if s.name == "chat gpt-test"]
+        assert [(s.attributes or {})["gen_ai.operation.name"] for s in chats] == ["chat"] * 2
+        # the second turn is asked after the tools ran
+        tools_end = max(s.end_time or 0 for s in spans if s.name.startswith("execute_tool"))
+        assert max(s.start_time or 0 for s in chats) >= tools_end
+
+    async def test_an_actor_tools_ask_is_a_child_of_its_execute_tool_span(
+        self, exporter: InMemorySpanExporter, provider: TracerProvider, fake: FakeOpenAI
+    ) -> None:
+        ToolUser.tools, ToolUser.fail_first = [ab.actor_tool("glossary", GlossaryLookup)], False
+        fake.script(
+            Reply(tool_calls=[ToolCall("glossary", {"word": "actor"})]), Reply(text="Done.")
+        )
+        await _ask_tool_user(fake, provider, Glossary)
+
+        spans = exporter.get_finished_spans()
+        execute = next(s for s in spans if s.name == "execute_tool glossary")
+        assert (execute.attributes or {})["gen_ai.tool.description"] == (
+            "Look a word up in the glossary."
+        )
+        (ask,) = _children(spans, execute)
+        assert ask.name == "publish glossary"
+        handle = next(s for s in spans if s.name == "handle glossary")
+        assert handle.parent is not None
+        assert handle.parent.span_id == ask.context.span_id
+        assert len({s.context.trace_id for s in spans}) == 1
+
+    async def test_an_error_result_sets_the_execute_tool_spans_status(
+        self, exporter: InMemorySpanExporter, provider: TracerProvider, fake: FakeOpenAI
+    ) -> None:
+        ToolUser.tools, ToolUser.fail_first = [get_weather, broken_tool], False
+        fake.script(
+            Reply(tool_calls=[ToolCall("broken_tool"), ToolCall("get_weather", {"city": "Oslo"})]),
+            Reply(text="Sorry."),
+        )
+        await _ask_tool_user(fake, provider)
+
+        spans = {s.name: s for s in exporter.get_finished_spans()}
+        broken = spans["execute_tool broken_tool"]
+        assert broken.status.status_code == trace.StatusCode.ERROR
+        assert (broken.attributes or {})["error.type"] == "tool_error"
+        assert spans["execute_tool get_weather"].status.is_unset
+        assert spans["handle tool-user"].status.is_unset  # the loop went on: not a failure
+
+    async def test_a_replayed_tool_result_gets_a_span_marked_journaled(
+        self, exporter: InMemorySpanExporter, provider: TracerProvider, fake: FakeOpenAI
+    ) -> None:
+        ToolUser.tools, ToolUser.fail_first, ToolUser.runs = [get_weather], True, 0
+        fake.script(
+            Reply(tool_calls=[ToolCall("get_weather", {"city": "Rome"})]), Reply(text="Sunny.")
+        )
+        await _ask_tool_user(fake, provider)
+
+        spans = exporter.get_finished_spans()
+        tools = [s for s in spans if s.name == "execute_tool get_weather"]
+        assert [(s.attributes or {})["actorbus.journaled"] for s in tools] == [False, True]
+        chats = [s for s in spans if s.name == "chat gpt-test"]
+        assert [(s.attributes or {})["actorbus.journaled"] for s in chats] == [
+            False, False, True, True,
+        ]  # fmt: skip
+        assert fake.request_count == 2

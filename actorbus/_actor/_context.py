@@ -9,6 +9,7 @@ correlation id, so a run can be traced back message by message.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast, final, overload
 
@@ -17,6 +18,7 @@ import msgspec
 
 from .._errors import ModelsConfigError, NoReplyExpected
 from .._ids import derived_id
+from .._journal_keys import CALL_STEP, entry_key, replay_mark
 from .._message import Envelope, Message, Receipt
 from .._models import ChatMessage, Completion, Models, Stream, Tool
 from .._state import StateView
@@ -311,10 +313,11 @@ class Context:
         )  # fmt: skip
 
     def _call_journal(self) -> _CallJournal | None:
-        # One model call's entries, under this handling's n-th "complete" step.
+        # One model call's entries, under this handling's n-th call step
+        # (``complete:{n}``, as `call_step` names it).
         if self._env is None:
             return None
-        return _CallJournal(self._runtime, self.actor, self._env.id, self._step("complete"))
+        return _CallJournal(self._runtime, self.actor, self._env.id, self._step(CALL_STEP))
 
     @property
     def state(self) -> StateView:
@@ -390,7 +393,10 @@ class _Slot:
 
 @final
 class _CallJournal:
-    # One model call's journal entries (turns, tool results), keyed by the handling.
+    # One model call's journal entries (turns, tool results), keyed by the handling
+    # (see `_journal_keys`). The loop reads an entry only to replay it, so a hit is
+    # a replay: it leaves a mark for `actorbus log trace` (written once, and only
+    # on the rare re-run path).
     __slots__ = ("_actor", "_cause", "_runtime", "_step")
 
     def __init__(self, runtime: Runtime, actor: str, cause: str, step: str) -> None:
@@ -400,10 +406,14 @@ class _CallJournal:
         self._step = step
 
     def _key(self, entry: str) -> str:
-        return derived_id(self._actor, self._cause, f"{self._step}/{entry}")
+        return entry_key(self._actor, self._cause, self._step, entry)
 
     async def get(self, entry: str) -> bytes | None:
-        return await self._runtime.journal_get(self._key(entry))
+        found = await self._runtime.journal_get(self._key(entry))
+        if found is not None:
+            mark = msgspec.msgpack.encode(time.time())  # when it was first replayed
+            await self._runtime.journal_put(self._key(replay_mark(entry)), mark)
+        return found
 
     async def put(self, entry: str, value: bytes) -> None:
         await self._runtime.journal_put(self._key(entry), value)

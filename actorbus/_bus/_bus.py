@@ -307,7 +307,7 @@ class Bus:
             raise
         for pattern in patterns:
             self._router.add(pattern, cell)
-        return ActorRef(cell, instance, self._log)
+        return ActorRef(cell, instance, self._log, self._spend_of)
 
     async def _resume(self, cell: Cell, start_at: StartAt | None) -> None:
         if self._remote is not None:
@@ -797,16 +797,27 @@ class Bus:
         return self.models.costs()
 
     def statistics(self) -> BusStatistics:
-        """Return a frozen snapshot of the bus's and each actor's counters."""
+        """Return a frozen snapshot of the bus's and each actor's counters.
+
+        Each actor's model and tool counts come from the same totals as `costs`.
+        """
         last = self._log.last_seq
+        spent = {} if self.models is None else self.models.costs().by_actor
         return BusStatistics(
             last_seq=last,
             published=self._published,
             duplicates=self._duplicates,
             pending_asks=len(self._inbox.pending),
-            actors={name: actor_statistics(cell, last) for name, cell in self._cells.items()},
+            actors={
+                name: actor_statistics(cell, last, spent.get(name))
+                for name, cell in self._cells.items()
+            },
             models={} if self.models is None else self.models.statistics(),
         )
+
+    def _spend_of(self, actor: str) -> Spend | None:
+        # One actor's model spend so far, for `ActorRef.statistics`.
+        return None if self.models is None else self.models.costs().by_actor.get(actor)
 
 
 def _only(group: BaseExceptionGroup[BaseException], exc: BaseException) -> bool:

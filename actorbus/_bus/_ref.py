@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar, final
 
 from .._actor import Actor, Cell, time_summary
 from .._log import EventLog
+from .._models import Spend
 from ._stats import ActorStatistics
 
 __all__ = ["ActorRef", "actor_statistics"]
@@ -22,11 +24,14 @@ class ActorRef(Generic[A]):
         actor: the actor object itself.
     """
 
-    __slots__ = ("_cell", "_log", "actor", "name")
+    __slots__ = ("_cell", "_log", "_spend", "actor", "name")
 
-    def __init__(self, cell: Cell, actor: A, log: EventLog) -> None:
+    def __init__(
+        self, cell: Cell, actor: A, log: EventLog, spend: Callable[[str], Spend | None]
+    ) -> None:
         self._cell = cell
         self._log = log
+        self._spend = spend  # an actor name -> its model spend so far
         self.actor = actor
         self.name = cell.name
 
@@ -35,14 +40,19 @@ class ActorRef(Generic[A]):
 
     def statistics(self) -> ActorStatistics:
         """Return a snapshot of this actor's counters."""
-        return actor_statistics(self._cell, self._log.last_seq)
+        return actor_statistics(self._cell, self._log.last_seq, self._spend(self.name))
 
 
-def actor_statistics(cell: Cell, last_seq: int) -> ActorStatistics:
-    """Return ``cell``'s counters; ``last_seq`` is the log's newest seq (for the lag)."""
+def actor_statistics(cell: Cell, last_seq: int, spend: Spend | None) -> ActorStatistics:
+    """Return ``cell``'s counters.
+
+    ``last_seq`` is the log's newest seq (for the lag); ``spend`` the actor's model
+    calls and tool calls so far (None: it made none).
+    """
     depth = len(cell)
     working = cell.busy or depth > 0
     timed, p50, p90, p99, longest = time_summary(cell.times)
+    spent = spend if spend is not None else Spend()
     return ActorStatistics(
         name=cell.name,
         mailbox_depth=depth,
@@ -60,4 +70,9 @@ def actor_statistics(cell: Cell, last_seq: int) -> ActorStatistics:
         handler_p90=p90,
         handler_p99=p99,
         handler_max=longest,
+        model_calls=spent.calls,
+        cost=spent.cost,
+        unpriced_calls=spent.unpriced_calls,
+        tool_calls=spent.tool_calls,
+        tool_errors=spent.tool_errors,
     )

@@ -54,6 +54,20 @@ class ActorStatistics:
     """The longest timed handling, in seconds: exact, except that an actor's first
     timed handling is kept by its bucket (so, when it is the longest, this is up to
     12.5% above it); untimed ones are not seen."""
+    model_calls: int = 0
+    """Model requests its handlers made (each turn of a tool loop is one; turns
+    replayed from the journal are not counted: they were paid for before). The
+    same count as ``bus.costs().by_actor[name].calls``."""
+    cost: float = 0.0
+    """Dollars its priced model requests cost, from the price table."""
+    unpriced_calls: int = 0
+    """Its model requests to models without a price: what they cost is unknown,
+    and not in `cost`."""
+    tool_calls: int = 0
+    """Tool calls its tool loops ran (results replayed from the journal not counted)."""
+    tool_errors: int = 0
+    """Those of its tool calls that gave the model an error result (invalid
+    arguments, an unknown tool, a tool that raised or timed out)."""
 
 
 @dataclass(frozen=True, slots=True)

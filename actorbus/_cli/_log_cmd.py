@@ -4,17 +4,20 @@
 follows new commits by another process), ``stats`` counts records and shows each
 consumer's cursor and lag, ``trace`` draws the causation tree under a message, and
 ``replay`` publishes a seq range into a fresh in-memory bus whose monitor prints
-every message. Payloads are printed as compact JSON with secret-looking values
-redacted (see `redact`). A `SqliteLog` file is read through `LogReader`, which
-opens it read-only; a JetStream stream (``--log nats://...``, see `LogTarget`) is
-read through `StreamRecords`, which answers the same queries (``tail -f`` follows
-files only).
+every message; under each message, ``trace`` also shows the model calls and tool
+calls of each actor's handling of it, read back from the journal (see
+`handling_lines`). Payloads, tool arguments and tool results are printed as
+compact JSON with secret-looking values redacted (see `redact`). A `SqliteLog`
+file is read through `LogReader`, which opens it read-only; a JetStream stream
+(``--log nats://...``, see `LogTarget`) is read through `StreamRecords`, which
+answers the same queries (``tail -f`` follows files only).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,9 +31,11 @@ from .._actor import Actor, Context
 from .._bus import Bus
 from .._codec import MessageCodec
 from .._errors import UndecodableRecord
+from .._log._calls import actor_names, handlings
 from .._log._reader import LogReader, Record, plain_payload, redact
 from .._message import Message
 from .._topic import topic_matches, validate_pattern
+from ._calls_view import handling_lines
 from ._lag import LAG_NOTE, lags
 from ._log_target import BadLogTarget, LogTarget, add_log_options, log_target
 from ._stream_records import StreamRecords, load_stream
@@ -137,9 +142,12 @@ def _target(args: argparse.Namespace) -> LogTarget:
     return log_target(args, args.path)
 
 
-def _open(target: LogTarget, from_seq: int = 1) -> Reader:
-    # A file is opened read-only; a stream is read into memory from `from_seq` on.
-    return load_stream(target, from_seq) if target.nats else LogReader(target.value)
+def _open(target: LogTarget, from_seq: int = 1, *, journal: bool = False) -> Reader:
+    # A file is opened read-only; a stream is read into memory from `from_seq` on
+    # (with its journal, if asked: a file's is read as needed).
+    if target.nats:
+        return load_stream(target, from_seq, journal=journal)
+    return LogReader(target.value)
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -357,23 +365,26 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def _trace(args: argparse.Namespace) -> int:
     target = _target(args)
-    with _open(target) as reader:
+    with _open(target, journal=True) as reader:
         root = reader.find(args.id)
         if root is None and args.id.isdigit():
             root = reader.at(int(args.id))
         if root is None:
             print(f"actorbus: no record with id {args.id!r} in {target.shown}", file=sys.stderr)
             return 1
-        for line in _tree(reader, root, _payload_width(args)):
+        width = shutil.get_terminal_size((100, 24)).columns  # not a terminal: 100
+        for line in _tree(reader, root, _payload_width(args), width):
             print(line)
     if root.causation is not None:
         print(f"(it was caused by {root.causation}: trace that id to see more)")
     return 0
 
 
-def _tree(reader: Reader, root: Record, payload: int | None) -> Iterator[str]:
+def _tree(reader: Reader, root: Record, payload: int | None, width: int) -> Iterator[str]:
     # Depth first, children in seq order; iterative, so a long chain of causes
-    # cannot exhaust the recursion limit. Each id is drawn once.
+    # cannot exhaust the recursion limit. Each id is drawn once. Under each
+    # message, the model calls of its handlings.
+    actors = actor_names(reader)
     seen = {root.id}
     stack = [(root, "", "")]  # a record, the prefix of its line, of its children's
     while stack:
@@ -381,6 +392,10 @@ def _tree(reader: Reader, root: Record, payload: int | None) -> Iterator[str]:
         yield lead + _node(record, root.timestamp, payload)
         children = [c for c in reader.caused_by(record.id) if c.id not in seen]
         seen.update(c.id for c in children)
+        below = indent + ("|   " if children else "    ")
+        for handling in handlings(reader, record.id, actors):
+            for line in handling_lines(handling, width - len(below)):
+                yield below + line
         for i, child in reversed(list(enumerate(children))):
             last = i == len(children) - 1
             branch, rest = ("`-- ", "    ") if last else ("|-- ", "|   ")

@@ -5,6 +5,8 @@ answers those with SQL; a stream can only be read in seq order, so for a
 ``nats://`` log the commands load the records they need (`load_stream`, through
 `JetStreamLog.read_records`, payloads left as msgpack) and answer the same
 questions in memory, with the same method names and results as `LogReader`.
+``trace`` also loads the journal (`JetStreamLog.read_journal`), to show the
+model calls of each handling.
 """
 
 from __future__ import annotations
@@ -32,11 +34,17 @@ _PAGE = 1000
 class StreamRecords:
     """Records and cursors read from a stream: `LogReader`'s queries, answered in memory."""
 
-    __slots__ = ("_by_cause", "_by_id", "_by_seq", "_cursors", "_records")
+    __slots__ = ("_by_cause", "_by_id", "_by_seq", "_cursors", "_journal", "_records")
 
-    def __init__(self, records: list[Record], cursors: dict[str, int]) -> None:
+    def __init__(
+        self,
+        records: list[Record],
+        cursors: dict[str, int],
+        journal: dict[str, bytes] | None = None,
+    ) -> None:
         self._records = sorted(records, key=lambda r: r.seq)
         self._cursors = dict(sorted(cursors.items()))
+        self._journal = {} if journal is None else journal
         self._by_seq = {r.seq: r for r in self._records}
         self._by_id: dict[str, Record] = {}
         self._by_cause: dict[str, list[Record]] = {}
@@ -109,9 +117,15 @@ class StreamRecords:
         """See `LogReader.cursors`."""
         return dict(self._cursors)
 
+    def journal(self, key: str) -> bytes | None:
+        """See `LogReader.journal` (empty unless loaded with ``journal=True``)."""
+        return self._journal.get(key)
 
-def load_stream(target: LogTarget, from_seq: int = 1) -> StreamRecords:
+
+def load_stream(target: LogTarget, from_seq: int = 1, *, journal: bool = False) -> StreamRecords:
     """Read the records of ``target``'s stream from ``from_seq`` on, and its cursors.
+
+    With ``journal``, read its whole journal bucket too.
 
     Runs its own asyncio event loop (nats-py is asyncio-only).
 
@@ -124,10 +138,12 @@ def load_stream(target: LogTarget, from_seq: int = 1) -> StreamRecords:
     log = target.open_log()
     if not isinstance(log, JetStreamLog):  # pragma: no cover - a file is read by LogReader
         raise TypeError("load_stream reads a JetStream log")
-    return anyio.run(_load, target, log, from_seq, backend="asyncio")
+    return anyio.run(_load, target, log, from_seq, journal, backend="asyncio")
 
 
-async def _load(target: LogTarget, log: JetStreamLog, from_seq: int) -> StreamRecords:
+async def _load(
+    target: LogTarget, log: JetStreamLog, from_seq: int, journal: bool
+) -> StreamRecords:
     records: list[Record] = []
     await _require_stream(target)
     async with log:
@@ -138,7 +154,8 @@ async def _load(target: LogTarget, log: JetStreamLog, from_seq: int) -> StreamRe
                 break
             from_seq = page[-1].seq + 1
         cursors = {**log.cursors(), **await log.actor_cursors()}
-    return StreamRecords(records, cursors)
+        entries = await log.read_journal() if journal else None
+    return StreamRecords(records, cursors, entries)
 
 
 async def _require_stream(target: LogTarget) -> None:

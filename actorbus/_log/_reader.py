@@ -326,3 +326,12 @@ class LogReader:
         """Return every consumer's committed cursor (the last seq it handled), by name."""
         rows = self._rows("SELECT consumer, seq FROM cursors ORDER BY consumer")
         return {str(name): int(seq) for name, seq in rows}
+
+    def journal(self, key: str) -> bytes | None:
+        """Return the journal entry under ``key`` (as stored), or None.
+
+        Keys are derived (see `handling_calls`, which finds a handling's model
+        calls by them).
+        """
+        rows = self._rows("SELECT value FROM journal WHERE key = ?", (key,))
+        return _blob(rows[0][0]) if rows else None

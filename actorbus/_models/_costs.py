@@ -89,14 +89,21 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         with some says how many its cost leaves out; a last line names the unpriced
         models and how to price them. When requests were sent that no answer was
         counted for (retried, abandoned, cut short), a ``requests`` column counts
-        every request sent, as the server saw them.
+        every request sent, as the server saw them. When any tool loop ran a tool,
+        a ``tools`` and an ``errors`` column count the tool calls (and error
+        results) of each actor and in all (``-`` on model rows: tools are counted
+        per actor).
         """
-        sent = self.total.requests != self.total.calls
-        head = f"{'':<24} {'calls':>6}" + (f" {'requests':>8}" if sent else "")
-        lines = [f"{head} {'in tok':>9} {'out tok':>9} {'cost $':>11}"]
-        lines += [_row(f"actor {name}", s, sent) for name, s in sorted(self.by_actor.items())]
-        lines += [_row(f"model {name}", s, sent) for name, s in sorted(self.by_model.items())]
-        lines.append(_row("total", self.total, sent, total=True))
+        columns = _Columns(
+            requests=self.total.requests != self.total.calls, tools=self.total.tool_calls > 0
+        )
+        lines = [columns.header()]
+        lines += [_row(f"actor {name}", s, columns) for name, s in sorted(self.by_actor.items())]
+        lines += [
+            _row(f"model {name}", s, columns, per_model=True)
+            for name, s in sorted(self.by_model.items())
+        ]
+        lines.append(_row("total", self.total, columns, total=True))
         unpriced = sorted(name for name, s in self.by_model.items() if s.unpriced_calls)
         if unpriced:
             n = self.total.unpriced_calls
@@ -107,9 +114,25 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         return "\n".join(lines)
 
 
-def _row(label: str, s: Spend, sent: bool, *, total: bool = False) -> str:
-    requests = f" {s.requests:>8}" if sent else ""
+class _Columns(msgspec.Struct, frozen=True):
+    # Which of the cost table's optional columns it shows.
+    requests: bool
+    tools: bool
+
+    def header(self) -> str:
+        requests = f" {'requests':>8}" if self.requests else ""
+        tools = f" {'tools':>6} {'errors':>6}" if self.tools else ""
+        return f"{'':<24} {'calls':>6}{requests} {'in tok':>9} {'out tok':>9}{tools} {'cost $':>11}"
+
+
+def _row(
+    label: str, s: Spend, columns: _Columns, *, total: bool = False, per_model: bool = False
+) -> str:
+    requests = f" {s.requests:>8}" if columns.requests else ""
     head = f"{label:<24} {s.calls:>6}{requests} {s.prompt_tokens:>9} {s.completion_tokens:>9}"
+    if columns.tools:
+        calls, errors = ("-", "-") if per_model else (str(s.tool_calls), str(s.tool_errors))
+        head += f" {calls:>6} {errors:>6}"
     if s.unpriced_calls and s.unpriced_calls == s.calls and not total:
         return f"{head} {'unpriced':>11}"
     cost = f"{head} {s.cost:>11.6f}"

@@ -7,46 +7,57 @@ scripted replies, in order, while any are queued; then with what its ``respond``
 function makes of the request (a scripted provider, such as one answering by
 role); else with ``"echo: "`` and the last user message. Plainly or as a
 server-sent event stream.
+
+A reply is text, or an assistant `ChatMessage` (``ab.assistant(text,
+tool_calls=[...])``): its tool calls are sent as a model sends them, so an
+offline script can drive a tool loop.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, final
+from typing import Any, TypeAlias, final
 
 import httpx
 import msgspec
 
-from ._chat import estimate_tokens
+from ._chat import ChatMessage, ToolCall, estimate_tokens
 
 __all__ = ["EchoTransport"]
 
 _json = msgspec.json
+
+EchoReply: TypeAlias = "str | ChatMessage"
+"""What the echo provider answers: text, or an assistant message (text and tool calls)."""
 
 
 @final
 class EchoTransport(httpx.AsyncBaseTransport):
     """Answers ``POST .../chat/completions`` without a network.
 
+    Each answer is text or an assistant `ChatMessage`; a message's ``tool_calls``
+    (`ToolCall`: ``id``, ``function=FunctionCall(name, arguments)``) are sent as
+    the model's tool calls, with ``finish_reason`` ``"tool_calls"``.
+
     Args:
         replies: answers for the first requests, in order.
         respond: makes the answer to each later request from its decoded JSON body
-            (``model``, ``messages``, ...); it runs in the event loop, so it must
-            not block. None (the default): echo the last user message.
+            (``model``, ``messages``, ``tools``...); it runs in the event loop, so
+            it must not block. None (the default): echo the last user message.
     """
 
     def __init__(
         self,
-        replies: Iterable[str] = (),
+        replies: Iterable[EchoReply] = (),
         *,
-        respond: Callable[[dict[str, Any]], str] | None = None,
+        respond: Callable[[dict[str, Any]], EchoReply] | None = None,
     ) -> None:
-        self._replies = deque(replies)
+        self._replies: deque[EchoReply] = deque(replies)
         self._respond = respond
         self.requests = 0
 
-    def script(self, *replies: str) -> None:
+    def script(self, *replies: EchoReply) -> None:
         """Queue replies for the next requests; after them, it echoes again."""
         self._replies.extend(replies)
 
@@ -59,33 +70,34 @@ class EchoTransport(httpx.AsyncBaseTransport):
         model = str(body.get("model", "echo"))
         messages: list[dict[str, Any]] = body.get("messages", [])
         if self._replies:
-            text = self._replies.popleft()
+            reply = self._replies.popleft()
         elif self._respond is not None:
-            text = self._respond(body)
+            reply = self._respond(body)
         else:
-            text = _echo(messages)
+            reply = _echo(messages)
+        text, calls = (reply, []) if isinstance(reply, str) else _parts(reply)
+        finish = "tool_calls" if calls else "stop"
         prompt = estimate_tokens(sum(len(m.get("content") or "") for m in messages))
-        usage = {
-            "prompt_tokens": prompt,
-            "completion_tokens": estimate_tokens(len(text)),
-            "total_tokens": prompt + estimate_tokens(len(text)),
-        }
+        out = estimate_tokens(len(text) + sum(len(c.name) + len(c.arguments) for c in calls))
+        usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out}
         if body.get("stream"):
             return httpx.Response(
                 200,
                 headers={"content-type": "text/event-stream"},
-                stream=_Events(_stream(model, text, usage)),
+                stream=_Events(_stream(model, text, calls, finish, usage)),
             )
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:  # content null when it only calls tools, as OpenAI sends it
+            message["tool_calls"] = [msgspec.to_builtins(c) for c in calls]
+        else:
+            message["content"] = text
         answer = {
             "id": f"echo-{self.requests}",
             "object": "chat.completion",
             "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text},
-                 "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage,
-        }  # fmt: skip
+        }
         return httpx.Response(200, json=answer)
 
 
@@ -96,16 +108,33 @@ def _echo(messages: list[dict[str, Any]]) -> str:
     return "echo:"
 
 
-def _stream(model: str, text: str, usage: dict[str, int]) -> list[bytes]:
+def _parts(reply: ChatMessage) -> tuple[str, list[ToolCall]]:
+    if not isinstance(reply, ChatMessage):
+        raise TypeError(
+            f"an echo reply must be a str or an ab.assistant(...) message, not {reply!r}"
+        )
+    return reply.content or "", list(reply.tool_calls or ())
+
+
+def _stream(
+    model: str, text: str, calls: list[ToolCall], finish: str, usage: dict[str, int]
+) -> list[bytes]:
     def event(choices: list[Any], **extra: Any) -> bytes:
         chunk = {"object": "chat.completion.chunk", "model": model, "choices": choices, **extra}
         return b"data: " + _json.encode(chunk) + b"\n\n"
 
-    words = text.split(" ")
+    def delta(**fields: Any) -> bytes:
+        return event([{"index": 0, "delta": fields}])
+
+    words = text.split(" ") if text or not calls else []
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
-    events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])]
-    events += [event([{"index": 0, "delta": {"content": p}}]) for p in pieces]
-    events.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    events = [delta(role="assistant", content="")]
+    events += [delta(content=p) for p in pieces]
+    events += [
+        delta(tool_calls=[{"index": i, **msgspec.to_builtins(call)}])
+        for i, call in enumerate(calls)
+    ]
+    events.append(event([{"index": 0, "delta": {}, "finish_reason": finish}]))
     events.append(event([], usage=usage))
     events.append(b"data: [DONE]\n\n")
     return events

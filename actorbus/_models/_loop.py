@@ -29,8 +29,19 @@ import anyio
 import msgspec
 
 from .._errors import ModelsConfigError, OutputValidationError, ToolLoopError
+from .._journal_keys import tool_entry, turn_entry
 from .._trace import ChatScope, ToolScope
-from ._chat import ChatMessage, Completion, ToolCall, ToolRun, Usage, assistant, tool_result, user
+from ._chat import (
+    ChatMessage,
+    Completion,
+    PromptTokensDetails,
+    ToolCall,
+    ToolRun,
+    Usage,
+    assistant,
+    tool_result,
+    user,
+)
 from ._schema import Output
 from ._tools import Asker, Tool, ToolArgumentsError, ToolTimeout
 from ._turn import Turn
@@ -176,7 +187,7 @@ class Call:
                         self._stop(
                             chat, "max_repeats",
                             f"{call.name} was called with the same arguments "
-                            f"{bounds.max_repeats + 1} times ({_cut(call.arguments, 200)})",
+                            f"{bounds.max_repeats + 1} times (they are in the transcript)",
                         )  # fmt: skip
                 runs = await self._run_tools(k, answer.tool_calls)
                 self._runs[-1] = runs
@@ -203,7 +214,7 @@ class Call:
 
     async def _one_turn(self, k: int, chat: list[ChatMessage]) -> Turn:
         """Yield turn ``k``'s deltas and completion: replayed if journaled, else asked for."""
-        models, journal, name = self._models, self._journal, f"turn:{k}"
+        models, journal, name = self._models, self._journal, turn_entry(k)
         tracing = models.tracing
         traced: AbstractContextManager[ChatScope | None] = (
             nullcontext() if tracing is None else tracing.chat(self._model, self._actor)
@@ -240,7 +251,7 @@ class Call:
         runs: list[ToolRun | None] = [None] * len(calls)
 
         async def one(i: int, call: ToolCall) -> None:
-            runs[i] = await self._run_tool(f"turn:{k}:tool:{i}", call)
+            runs[i] = await self._run_tool(tool_entry(k, i), call)
 
         if len(calls) == 1:
             await one(0, calls[0])
@@ -253,8 +264,13 @@ class Call:
     async def _run_tool(self, name: str, call: ToolCall) -> ToolRun:
         journal, models = self._journal, self._models
         tracing = models.tracing
+        found = self._tools.get(call.name)
         scope_cm: AbstractContextManager[ToolScope | None] = (
-            nullcontext() if tracing is None else tracing.tool(call.name, call.id, self._actor)
+            nullcontext()
+            if tracing is None
+            else tracing.tool(
+                call.name, call.id, self._actor, None if found is None else found.description
+            )
         )
         with scope_cm as scope:
             raw = None if journal is None else await journal.get(name)
@@ -310,10 +326,12 @@ class Call:
             return whole
         each = [msgspec.structs.replace(t, tools=r) for t, r in zip(turns, runs, strict=True)]
         costs = [t.cost for t in turns]
+        cached = sum(t.usage.cached_tokens for t in turns)
         usage = Usage(
             prompt_tokens=sum(t.usage.prompt_tokens for t in turns),
             completion_tokens=sum(t.usage.completion_tokens for t in turns),
             total_tokens=sum(t.usage.total_tokens for t in turns),
+            prompt_tokens_details=PromptTokensDetails(cached_tokens=cached) if cached else None,
         )
         return Completion[Any](
             text=last.text, finish_reason=last.finish_reason, usage=usage, model=last.model,

@@ -114,12 +114,17 @@ class Output(Generic[T]):
         SchemaError: msgspec cannot describe the type.
     """
 
-    __slots__ = ("name", "schema", "strict", "type", "wrapped")
+    __slots__ = ("_tag", "name", "schema", "strict", "type", "wrapped")
 
     def __init__(self, tp: type[T] | Any) -> None:
         self.type = tp
         described, self.strict = strict_schema(describe(tp, "the output"))
         self.wrapped = described.get("type") != "object"
+        self._tag = _tag_of(tp)
+        if self._tag is not None and not self.wrapped:  # the model need not send the tag
+            field = self._tag[0]
+            described.get("properties", {}).pop(field, None)
+            described["required"] = [r for r in described.get("required", []) if r != field]
         if self.wrapped:
             defs = described.pop("$defs", None)
             described = {
@@ -149,8 +154,14 @@ class Output(Generic[T]):
         if fenced is not None:
             text = fenced.group(1)
         if not self.wrapped:
-            result: T = msgspec.json.decode(text, type=self.type)
-            return result
+            if self._tag is None:
+                result: T = msgspec.json.decode(text, type=self.type)
+                return result
+            found = msgspec.json.decode(text)
+            if isinstance(found, dict):
+                found.setdefault(*self._tag)
+            tagged: T = msgspec.convert(found, type=self.type)
+            return tagged
         wrapper = msgspec.json.decode(text)
         if not isinstance(wrapper, dict) or WRAP not in wrapper:
             raise msgspec.ValidationError(f"Expected an object with the field `{WRAP}`")
@@ -178,6 +189,16 @@ class Output(Generic[T]):
             f"Your answer is not valid: {error}. Answer again with JSON only, matching "
             "the schema you were given."
         )
+
+
+def _tag_of(tp: Any) -> tuple[str, str | int] | None:
+    """Return a tagged Struct class's (tag field, tag), such as a `Message`'s; else None."""
+    if not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
+        return None
+    config = tp.__struct_config__
+    if config.tag_field is None or config.tag is None:
+        return None
+    return config.tag_field, config.tag
 
 
 def _shown(tp: Any) -> str:

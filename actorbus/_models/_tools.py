@@ -249,7 +249,10 @@ def _arguments_struct(
     except (TypeError, ValueError, NameError) as exc:
         raise SchemaError(subject, f"its signature cannot be read ({exc})") from None
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    bound = _bound_keywords(fn)
     for param in signature.parameters.values():
+        if param.name in bound:
+            continue  # fixed by a functools.partial: not the model's to choose
         where = f"{subject}, parameter {param.name!r}"
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise SchemaError(where, "tools take named parameters only (no *args, **kwargs, or /)")
@@ -276,6 +279,15 @@ def _unpartial(fn: Callable[..., Any]) -> Callable[..., Any]:
     while isinstance(fn, functools.partial):
         fn = fn.func
     return fn
+
+
+def _bound_keywords(fn: Callable[..., Any]) -> set[str]:
+    """Return the keywords ``functools.partial`` layers around ``fn`` fix."""
+    bound: set[str] = set()
+    while isinstance(fn, functools.partial):
+        bound |= set(fn.keywords)
+        fn = fn.func
+    return bound
 
 
 def _annotated(fn: Callable[..., Any]) -> Callable[..., Any]:

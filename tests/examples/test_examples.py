@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 import actorbus as ab
+from actorbus.testing import FakeOpenAI, Reply, ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -78,3 +80,55 @@ def test_the_tracing_example_prints_one_trace_tree() -> None:
         "        publish answers",
         "          handle printer",
     ]
+
+
+def test_the_research_agent_prints_its_typed_report_tool_calls_and_costs_offline() -> None:
+    lines = _run("research_agent.py").splitlines()
+    assert lines[0] == "Report: Orders service throughput, March to June"
+    assert lines[1].startswith("  - Throughput rose 25.0% (from 1,200 to 1,500 requests/s)")
+    assert lines[3] == "  sources: 3 notes"
+    assert lines[4].startswith('tool search_notes({"query": "orders"}) -> {"type":"SearchResults"')
+    assert lines[5] == 'tool percent_change({"old": 1200.0, "new": 1500.0}) -> 25.0'
+    costs = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("actor ")}
+    assert costs["researcher"][0] == "3"  # three model turns
+    assert float(costs["researcher"][-1]) > 0  # priced as gpt-4.1-mini
+    assert lines[-1].startswith("total ")
+
+
+def _research_agent() -> ModuleType:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import examples.research_agent as module
+    finally:
+        sys.path.remove(str(ROOT))
+    return module
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_research_agent_runs_over_http_against_an_endpoint_from_the_environment(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = _research_agent()
+
+    def model(body: dict[str, Any]) -> str | Reply:  # the same script, over HTTP
+        answer = agent.offline_model(body)
+        if isinstance(answer, str):
+            return answer
+        calls = [ToolCall(c.name, c.arguments, id=c.id) for c in answer.tool_calls or ()]
+        return Reply(tool_calls=calls)
+
+    async with FakeOpenAI(api_key="sk-example-key") as fake:
+        fake.reply_with(model)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-example-key")
+        monkeypatch.setenv("ACTORBUS_MODEL", "gpt-4.1-mini")
+        await agent.main()
+    assert [r.status for r in fake.requests] == [200, 200, 200]  # the fake checked each
+    bodies = [r.body for r in fake.requests if r.body is not None]
+    assert all(body["model"] == "gpt-4.1-mini" for body in bodies)
+    names = [{t["function"]["name"] for t in body["tools"]} for body in bodies]
+    assert names == [{"percent_change", "search_notes"}] * 3
+    assert all(body["response_format"]["json_schema"]["name"] == "Report" for body in bodies)
+    out = capsys.readouterr().out
+    assert "Report: Orders service throughput, March to June" in out
+    assert "tool percent_change" in out

@@ -50,7 +50,14 @@ from ._listen import listen
 from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
 from ._reader import Reader
-from ._setup import check_names, ensure_stream, load_cursors, open_bucket, setup_problem
+from ._setup import (
+    check_names,
+    ensure_stream,
+    load_bucket,
+    load_cursors,
+    open_bucket,
+    setup_problem,
+)
 from ._wire import encode_headers
 
 if TYPE_CHECKING:
@@ -447,6 +454,22 @@ class JetStreamLog:
             LogUnavailable: the log is not open, or the server did not answer.
         """
         return await self._open().reader.read_records(from_seq, limit)
+
+    async def read_journal(self) -> dict[str, bytes]:
+        """Return every journal entry, by key: for inspection tools (``actorbus log trace``).
+
+        Reads the whole ``<stream>_journal`` bucket (the newest value of each key).
+
+        Raises:
+            LogUnavailable: the log is not open, or the server did not answer.
+        """
+        client = self._open().client
+        try:
+            return await load_bucket(client, client.jetstream(), f"{self._stream}_journal")
+        except Exception as exc:
+            raise LogUnavailable(
+                self._shown_as, f"reading the journal failed ({type(exc).__name__}: {exc})"
+            ) from exc
 
     # -- consuming --------------------------------------------------------------------
 

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
     from nats.js.kv import KeyValue
 
-__all__ = ["check_names", "ensure_stream", "load_cursors", "open_bucket", "setup_problem"]
+__all__ = [
+    "check_names",
+    "ensure_stream",
+    "load_bucket",
+    "load_cursors",
+    "open_bucket",
+    "setup_problem",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 _TOKEN = re.compile(r"[^\s.*>]+\Z")
@@ -100,13 +107,19 @@ async def open_bucket(js: JetStreamContext, bucket: str, replicas: int) -> KeyVa
 
 async def load_cursors(client: Client, js: JetStreamContext, bucket: str) -> dict[str, int]:
     """Return every cursor in the KV bucket ``bucket``, by consumer name."""
+    entries = await load_bucket(client, js, bucket)
+    return {name: int(value) for name, value in entries.items()}
+
+
+async def load_bucket(client: Client, js: JetStreamContext, bucket: str) -> dict[str, bytes]:
+    """Return every entry in the KV bucket ``bucket`` (its newest value), by name."""
     pre = f"$KV.{bucket}."  # a bucket is the stream KV_<bucket>, one subject per key
     found = await pull(client, js, f"KV_{bucket}", f"{pre}>", last_per_subject=True)
-    values: dict[str, int] = {}
+    values: dict[str, bytes] = {}
     for msg in found:
         if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
             continue
-        values[key_name(msg.subject[len(pre) :])] = int(msg.data)
+        values[key_name(msg.subject[len(pre) :])] = msg.data
     return values
 
 
