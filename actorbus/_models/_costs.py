@@ -95,7 +95,7 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         per actor).
         """
         columns = _Columns(
-            requests=self.total.requests != self.total.calls, tools=self.total.tool_calls > 0
+            requests=self.total.requests > self.total.calls, tools=self.total.tool_calls > 0
         )
         lines = [columns.header()]
         lines += [_row(f"actor {name}", s, columns) for name, s in sorted(self.by_actor.items())]
