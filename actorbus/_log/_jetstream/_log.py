@@ -51,7 +51,7 @@ from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
 from ._reader import Reader
 from ._setup import check_names, ensure_stream, load_cursors, open_bucket, setup_problem
-from ._wire import encode_headers
+from ._wire import MAX_PAYLOAD_SETTING, encode_headers
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -409,7 +409,9 @@ class JetStreamLog:
         )
         size = conn.publisher.size(pending)
         if size > conn.publisher.max_payload:
-            raise MessageTooLarge(env.topic, size, conn.publisher.max_payload)
+            raise MessageTooLarge(
+                env.topic, size, conn.publisher.max_payload, setting=MAX_PAYLOAD_SETTING
+            )
         return pending
 
     # -- reading ----------------------------------------------------------------------
