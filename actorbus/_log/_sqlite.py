@@ -38,10 +38,15 @@ When a write fails, what happens depends on why:
   log has a gap there, which readers and cursors skip like any other (`read` returns
   the records that exist, in seq order; a cursor names the last seq handled, not a
   count), and a reopened log starts after the highest seq in the file or in a cursor,
-  so a seq an actor has moved past is never given out again. With ``"batch"`` or
-  ``"none"`` durability the batch's publishes had returned already and the records
-  were delivered: they are lost, as in a crash, and logged as an error
-  (logger ``actorbus.sqlite``).
+  so a seq an actor has moved past is never given out again. Each refused batch is
+  logged (logger ``actorbus.sqlite``): a warning, or an error with ``"batch"`` or
+  ``"none"`` durability, where the batch's publishes had returned already and its
+  records were delivered: they are lost, as in a crash.
+
+  Going on past the gap is deliberate: the refusal is about what one batch
+  carried, later batches write fine, and stopping would turn one bad value into a
+  dead log. With ``"commit"`` nothing refused was acknowledged or delivered, so
+  every acknowledged record is still in the file, in seq order.
 """
 
 from __future__ import annotations
@@ -465,12 +470,15 @@ class SqliteLog(Admission):
             "stored, and the log goes on: publishing again is safe",
         )
         error.__cause__ = exc
-        if envelopes and self._durability != "commit":
-            logger.error(
-                "%s: SQLite refused records %d to %d, already acknowledged (%s); they are "
-                "not in the log",
-                self._path, envelopes[0].seq, envelopes[-1].seq, what,
-            )  # fmt: skip
+        # Said in the log too: commit_cursor_nowait has no caller to raise to, and
+        # with early acknowledgement the records' publishers have returned.
+        lost = bool(envelopes) and self._durability != "commit"
+        logger.log(
+            logging.ERROR if lost else logging.WARNING,
+            "%s: SQLite refused a batch (%s; %s)%s",
+            self._path, _contents(batch), what,
+            "; its records were acknowledged already and are not in the log" if lost else "",
+        )  # fmt: skip
         batch.error = error
         batch.finish()
 

@@ -360,7 +360,10 @@ class TestARefusedBatch:
             async with ab.SqliteLog(path, durability="batch") as log:
                 assert log.last_seq == 2
                 assert (await log.append(note(3))).seq == 3  # after the reader's cursor
-        assert "SQLite refused records 1 to" in caplog.text
+        [logged] = caplog.records
+        assert logged.levelno == logging.ERROR
+        assert "SQLite refused a batch (records 1 to" in logged.getMessage()
+        assert "acknowledged already" in logged.getMessage()
         assert seqs_in_file(path)[-1] == 3
         assert 1 not in seqs_in_file(path)
 
