@@ -418,22 +418,31 @@ class LogUnavailable(ActorbusError):
 
 
 class MessageTooLarge(ActorbusError, ValueError, Permanent):
-    """A message, once encoded, is larger than the log accepts; nothing was published.
+    """A message, once encoded, is larger than the log accepts; nothing was stored.
+
+    Raised before the log gives it a seq: the log goes on, and the message can be
+    published again once it is smaller (or the limit larger).
 
     Attributes:
-        topic: where it was published.
+        topic: where it was published: ``_state.<key>`` for a state value,
+            ``_journal.<key>`` for a journal entry (a `Context.once` result or a
+            model completion).
         size: its encoded size in bytes (payload and headers).
         limit: the most the log accepts, in bytes.
+        setting: what to raise to accept it, as the message names it: the log's
+            own setting (``SqliteLog(max_message_bytes=...)``) or the NATS
+            server's ``max_payload``.
     """
 
-    def __init__(self, topic: str, size: int, limit: int) -> None:
+    def __init__(self, topic: str, size: int, limit: int, *, setting: str) -> None:
         self.topic = topic
         self.size = size
         self.limit = limit
+        self.setting = setting
         super().__init__(
             f"a message on {topic!r} is {size:,} bytes encoded, over the log's limit of "
             f"{limit:,}: send a reference (a path, a URL, a state key) instead of the data, "
-            "or raise the server's max_payload"
+            f"or raise {setting}"
         )
 
 

@@ -6,7 +6,7 @@ method call on the publish path.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Iterable, MutableSequence
 
 from .._ids import SEQ_OFFSET, id_prefix, is_log_id
 from .._message import Envelope, Receipt
@@ -21,7 +21,7 @@ class Admission:
     Subclasses set ``_records`` to where admitted envelopes go.
     """
 
-    __slots__ = ("_dedup", "_prefix", "_records", "_seq")
+    __slots__ = ("_dedup", "_prefix", "_records", "_seq", "_withdrawn")
 
     def __init__(
         self, records: MutableSequence[Envelope], dedup_entries: int, dedup_window: float
@@ -34,6 +34,7 @@ class Admission:
         self._prefix = id_prefix()
         self._dedup = DedupWindow(dedup_entries, dedup_window)
         self._records = records
+        self._withdrawn: set[int] = set()  # seqs admitted but never stored (rare)
 
     @property
     def last_seq(self) -> int:
@@ -65,6 +66,18 @@ class Admission:
         self._records.append(env)
         return Receipt(seq, msg_id, False)
 
+    def withdraw(self, envelopes: Iterable[Envelope]) -> None:
+        """Take back the admission of envelopes that could not be stored.
+
+        Their ids are free again (publishing one again is not a duplicate); their
+        seqs stay taken, so the log has a gap there.
+        """
+        for env in envelopes:
+            if is_log_id(env.id, self._prefix) == env.seq:
+                self._withdrawn.add(env.seq)
+            else:
+                self._dedup.forget(env.id, env.seq)
+
     def _own_seq(self, msg_id: str, now: float) -> int | None:
         # A caller may pass back an id this log generated: it is a duplicate if
         # its seq is still inside the window. An id of this log's shape for a seq
@@ -77,4 +90,6 @@ class Admission:
                 f"key {msg_id!r} has the shape of an id this log generates, for a message "
                 "it has not appended; pick a key of your own, or actorbus.new_id()"
             )
+        if seq in self._withdrawn:
+            return None
         return seq if self._dedup.covers(seq, now) else None

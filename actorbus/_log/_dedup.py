@@ -114,6 +114,14 @@ class DedupWindow:
             return False
         return seq > self.last_seq - self.max_entries and seq >= self._marks[0][1]
 
+    def forget(self, msg_id: str, seq: int) -> None:
+        """Forget that the caller-chosen ``msg_id`` was noted at ``seq``.
+
+        For a record that was admitted but never stored: publishing its id again is
+        then not a duplicate. Nothing happens if the id is noted at another seq.
+        """
+        self._forget(msg_id, seq)
+
     def __len__(self) -> int:
         """How many caller-chosen ids are stored."""
         return len(self._seqs)

@@ -19,11 +19,40 @@ Cursors and journal entries ride in the same transactions. The dedup window is n
 stored apart: on open it is rebuilt from the ids of the newest ``dedup_entries``
 records younger than ``dedup_window`` seconds, so it holds across restarts and needs
 no pruning (records themselves are never deleted).
+
+Size: a record (its encoded message plus its envelope's text fields) or a journal
+entry over ``max_message_bytes`` raises `MessageTooLarge` in the event loop, before
+it gets a seq (see `_rows`): nothing is written and the log goes on.
+
+When a write fails, what happens depends on why:
+
+* The file is failing (an I/O error, a full or read-only disk, damage, another
+  writer that took a seq this log gave out): every record admitted but not yet
+  written fails with `LogFileError`, and the log accepts nothing more until it is
+  reopened. Later records are never written past the failed ones.
+* SQLite refused what the batch carried (a value it cannot store, which the checks
+  in the event loop did not foresee; see `_rows.refused`): only that batch fails. Its
+  publishes, cursor commits and journal puts raise `LogUnavailable` (nothing of the
+  batch was stored; publishing again is safe: the batch's keys are free again), and
+  the log goes on with the next batch. The failed batch's seqs are never written: the
+  log has a gap there, which readers and cursors skip like any other (`read` returns
+  the records that exist, in seq order; a cursor names the last seq handled, not a
+  count), and a reopened log starts after the highest seq in the file or in a cursor,
+  so a seq an actor has moved past is never given out again. Each refused batch is
+  logged (logger ``actorbus.sqlite``): a warning, or an error with ``"batch"`` or
+  ``"none"`` durability, where the batch's publishes had returned already and its
+  records were delivered: they are lost, as in a crash.
+
+  Going on past the gap is deliberate: the refusal is about what one batch
+  carried, later batches write fine, and stopping would turn one bad value into a
+  dead log. With ``"commit"`` nothing refused was acknowledged or delivered, so
+  every acknowledged record is still in the file, in seq order.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 import time
 from collections import deque
@@ -36,9 +65,17 @@ from anyio.abc import TaskGroup
 
 from .._backend import Gate, Pending, Worker, gate, primitives, worker
 from .._codec import MessageCodec
-from .._errors import LogFileError, UndecodableRecord
+from .._errors import LogFileError, LogUnavailable, MessageTooLarge, UndecodableRecord
 from .._message import Envelope, Receipt, Undecodable
 from ._admit import Admission
+from ._rows import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    SETTING,
+    check_room,
+    encode_record,
+    entry_size,
+    refused,
+)
 from ._schema import connect, damaged
 
 __all__ = ["Durability", "SqliteLog"]
@@ -54,6 +91,8 @@ _CHUNK = 64  # the most rows one INSERT statement carries
 # one shared batch; measured with `python -m benchmarks -b sqlite` (RESULTS.md).
 _SPLIT_AT = 64
 
+logger = logging.getLogger("actorbus.sqlite")
+
 
 @functools.lru_cache(maxsize=_CHUNK)
 def _insert(rows: int) -> str:
@@ -66,10 +105,13 @@ def _insert(rows: int) -> str:
 class _Batch:
     """Envelopes (and cursor and journal updates) written in one transaction."""
 
-    __slots__ = ("_done", "envelopes", "error")
+    __slots__ = ("_done", "cursors", "envelopes", "error", "journal", "payloads")
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.payloads: list[bytes] = []  # the envelopes' encoded messages, in order
+        self.cursors: dict[str, int] = {}  # taken when the batch is written
+        self.journal: dict[str, bytes] = {}  # likewise
         self._done: Gate | None = None  # made in the event loop, on first use
         self.error: BaseException | None = None
 
@@ -87,6 +129,17 @@ class _Batch:
         self._gate().open()
 
 
+def _contents(batch: _Batch) -> str:
+    """Say what ``batch`` holds, for an error message."""
+    envelopes = batch.envelopes
+    parts = [f"records {envelopes[0].seq} to {envelopes[-1].seq}"] if envelopes else []
+    if batch.cursors:
+        parts.append(f"cursors of {', '.join(map(repr, batch.cursors))}")
+    if batch.journal:
+        parts.append(f"{len(batch.journal)} journal entries")
+    return ", ".join(parts)
+
+
 @final
 class SqliteLog(Admission):
     """An event log in an SQLite file: durable, de-duplicating across restarts.
@@ -97,6 +150,15 @@ class SqliteLog(Admission):
         dedup_window: seconds an id is remembered for de-duplication.
         dedup_entries: how many of the newest messages' ids are remembered.
         max_batch: the most records one transaction writes.
+        max_message_bytes: the largest record accepted, in bytes: the encoded
+            message plus the envelope's text fields (id, topic, type tag, sender,
+            correlation id, reply-to, causation), or a journal entry's key and
+            value. Larger ones raise `MessageTooLarge` before they get a seq. The
+            default, 16 MiB, is far above what messages between actors and
+            models carry, and far below SQLite's limit of about 1 GB per row
+            (a larger setting raises `ValueError`). A program meant to move to
+            `JetStreamLog` should keep to its server's ``max_payload`` (1 MB by
+            default) instead.
 
     Version added: 0.1
     """
@@ -115,6 +177,7 @@ class SqliteLog(Admission):
         "_journal",
         "_journal_pending",
         "_max_batch",
+        "_max_message_bytes",
         "_path",
         "_pending",
         "_sealed",
@@ -134,17 +197,20 @@ class SqliteLog(Admission):
         dedup_window: float = 120.0,
         dedup_entries: int = 100_000,
         max_batch: int = 4096,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         if durability not in _SYNCHRONOUS:
             raise ValueError(f"durability must be one of {tuple(_SYNCHRONOUS)}, not {durability!r}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        check_room(max_message_bytes)
         self._batch = _Batch()  # the open batch: appends join it
         self._sealed: deque[_Batch] = deque()  # full batches waiting to be written
         super().__init__(self._batch.envelopes, dedup_entries, dedup_window)
         self._path = Path(path)
         self._durability: Durability = durability
         self._max_batch = max_batch
+        self._max_message_bytes = max_message_bytes
         self._codec = MessageCodec()
         self._conn: sqlite3.Connection | None = None
         self._worker: Worker  # made by open(), in the event loop
@@ -176,6 +242,11 @@ class SqliteLog(Admission):
     def durability(self) -> Durability:
         """How durable an acknowledged append is."""
         return self._durability
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest record accepted, in bytes (see the class docs)."""
+        return self._max_message_bytes
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -239,6 +310,10 @@ class SqliteLog(Admission):
         conn = self._connection()
         last = conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0
         self._cursors = dict(conn.execute("SELECT consumer, seq FROM cursors").fetchall())
+        # A refused batch leaves no record, but maybe a cursor past it: never give
+        # out a seq again that an actor has moved past.
+        last = max(last, *self._cursors.values(), 0)
+        self._withdrawn.clear()
         rows = conn.execute(
             "SELECT seq, id, timestamp FROM records WHERE seq > ? AND timestamp > ? ORDER BY seq",
             (last - self._dedup.max_entries, time.time() - self._dedup.max_age),
@@ -262,16 +337,25 @@ class SqliteLog(Admission):
         """See `EventLog.append`; with ``"commit"`` it returns once the record is fsynced.
 
         Raises:
-            LogFileError: the log cannot write (it is closed, or a write failed).
+            MessageTooLarge: the record is over ``max_message_bytes``; nothing was
+                appended and the log goes on.
+            TypeError: the message cannot be encoded; nothing was appended.
+            ValueError: a text field (a key, a correlation id) is not valid Unicode.
+            LogUnavailable: SQLite refused the batch the record was written in
+                (see the module docs); nothing of it was stored, publishing again
+                is safe.
+            LogFileError: the log cannot write (it is closed, or the file failed).
         """
         if self._failure is not None:
             raise self._failure
         if self._tg is None or self._closing:
             raise LogFileError(str(self._path), "the log is closed")
+        payload = encode_record(env, self._max_message_bytes)
         batch = self._batch
         receipt = self.admit(env)
         if receipt.duplicate:
             return receipt
+        batch.payloads.append(payload)
         if len(batch.envelopes) >= self._max_batch:
             self._seal()
         if self._pending is None and len(batch.envelopes) >= self._target:
@@ -315,7 +399,7 @@ class SqliteLog(Admission):
             if pending is not None:
                 try:
                     await pending.result()
-                except (sqlite3.Error, OSError) as exc:
+                except Exception as exc:  # whatever it is, the writer must go on
                     self._complete(exc)
                 else:
                     self._complete(None)
@@ -346,20 +430,21 @@ class SqliteLog(Admission):
         if not self._sealed:
             self._seal()
         batch = self._sealed.popleft()
-        cursors, self._dirty_cursors = self._dirty_cursors, {}
-        journal, self._journal_pending = self._journal_pending, {}
+        batch.cursors, self._dirty_cursors = self._dirty_cursors, {}
+        batch.journal, self._journal_pending = self._journal_pending, {}
         self._writing = batch
-        self._pending = self._worker.submit(
-            self._write, batch.envelopes, cursors, journal, handoff=True
-        )
+        self._pending = self._worker.submit(self._write, batch, handoff=True)
         self._poke()
 
-    def _complete(self, exc: BaseException | None) -> None:
+    def _complete(self, exc: Exception | None) -> None:
         batch = self._writing
         assert batch is not None
         self._writing = self._pending = None
         if exc is not None:
-            self._fail(batch, exc)
+            if refused(exc):
+                self._refuse(batch, exc)
+            else:
+                self._fail(batch, exc)
             return
         if self._durability == "commit" and self._deliver is not None:
             for env in batch.envelopes:
@@ -371,15 +456,43 @@ class SqliteLog(Admission):
             self._start_write()
         batch.finish()
 
+    def _refuse(self, batch: _Batch, exc: Exception) -> None:
+        # SQLite refused what this batch carried; the file is fine, and the log goes
+        # on with the next batch (the module docs say why the gap is acceptable).
+        envelopes = batch.envelopes
+        self.withdraw(envelopes)
+        for key in batch.journal:
+            self._journal.pop(key, None)  # not recorded: a later put must write it
+        what = f"{type(exc).__name__}: {exc}"
+        error = LogUnavailable(
+            repr(self),
+            f"SQLite refused a batch ({_contents(batch)}; {what}); nothing of it was "
+            "stored, and the log goes on: publishing again is safe",
+        )
+        error.__cause__ = exc
+        # Said in the log too: commit_cursor_nowait has no caller to raise to, and
+        # with early acknowledgement the records' publishers have returned.
+        lost = bool(envelopes) and self._durability != "commit"
+        logger.log(
+            logging.ERROR if lost else logging.WARNING,
+            "%s: SQLite refused a batch (%s; %s)%s",
+            self._path, _contents(batch), what,
+            "; its records were acknowledged already and are not in the log" if lost else "",
+        )  # fmt: skip
+        batch.error = error
+        batch.finish()
+
     def _fail(self, batch: _Batch, exc: BaseException) -> None:
-        # Every record admitted but not written fails with it, not just this batch:
-        # writing later batches would leave a gap in the seqs and acknowledge records
-        # admitted after ones that were refused.
+        # The file is failing. Every record admitted but not written fails with it,
+        # not just this batch: the log cannot know that later batches would fare
+        # better, and is better stopped than writing on past a failing disk.
         self._failure = LogFileError(
             str(self._path),
-            f"writing records failed ({exc}); those publishes raised, the log accepts no "
-            "more until reopened: check the disk, then restart",
+            f"writing records failed ({type(exc).__name__}: {exc}); those publishes "
+            "raised, and the log accepts no more until reopened: check the disk (space, "
+            "permissions) and that no other process writes this file, then restart",
         )
+        self._failure.__cause__ = exc
         failed = [batch, *self._sealed, self._batch]
         self._sealed.clear()
         self._batch = _Batch()
@@ -390,19 +503,17 @@ class SqliteLog(Admission):
             each.error = self._failure
             each.finish()
 
-    def _write(
-        self, envelopes: list[Envelope], cursors: dict[str, int], journal: dict[str, bytes]
-    ) -> None:
+    def _write(self, batch: _Batch) -> None:
         # Each statement releases the GIL while SQLite runs it and must win it back
         # from the busy event loop afterwards, so a batch goes in as few statements
         # as possible: multi-row INSERTs, and no BEGIN/COMMIT when one statement
         # is the whole transaction.
         conn = self._connection()
-        encode = self._codec.encode
+        cursors, journal = batch.cursors, batch.journal
         rows = [
             (e.seq, e.id, e.topic, e.type, e.sender, e.timestamp, e.correlation_id,
-             e.reply_to, e.causation, encode(e.message))
-            for e in envelopes
+             e.reply_to, e.causation, payload)
+            for e, payload in zip(batch.envelopes, batch.payloads, strict=True)
         ]  # fmt: skip
         if len(rows) <= _CHUNK and not cursors and not journal:
             if rows:
@@ -525,7 +636,11 @@ class SqliteLog(Admission):
         self._poke()
 
     async def commit_cursor(self, consumer: str, seq: int) -> None:
-        """See `EventLog.commit_cursor`: returns once written (with ``"commit"``)."""
+        """See `EventLog.commit_cursor`: returns once written (with ``"commit"``).
+
+        Raises:
+            LogUnavailable: SQLite refused the batch it was written in.
+        """
         self.commit_cursor_nowait(consumer, seq)
         await self._written()
 
@@ -545,9 +660,18 @@ class SqliteLog(Admission):
         return None if row is None else bytes(row[0])
 
     async def journal_put(self, key: str, value: bytes) -> None:
-        """See `EventLog.journal_put`: returns once written (with ``"commit"``)."""
+        """See `EventLog.journal_put`: returns once written (with ``"commit"``).
+
+        Raises:
+            MessageTooLarge: the entry is over ``max_message_bytes`` (its topic is
+                ``_journal.<key>``); nothing was recorded.
+            LogUnavailable: SQLite refused the batch it was written in.
+        """
         if key in self._journal:
             return
+        size = entry_size(key, value)
+        if size > self._max_message_bytes:
+            raise MessageTooLarge(f"_journal.{key}", size, self._max_message_bytes, setting=SETTING)
         self._journal[key] = value
         self._journal_pending[key] = value
         self._poke()

@@ -32,7 +32,7 @@ import anyio
 import msgspec
 
 from ..._errors import LogUnavailable, MessageTooLarge, StateConflict
-from ._wire import key_name, name_key
+from ._wire import MAX_PAYLOAD_SETTING, key_name, name_key
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -193,7 +193,7 @@ class StateBucket:
         client = self._client
         limit = 0 if client is None else client.max_payload
         if limit and len(data) > limit:
-            raise MessageTooLarge(f"_state.{key}", len(data), limit)
+            raise MessageTooLarge(f"_state.{key}", len(data), limit, setting=MAX_PAYLOAD_SETTING)
         if expected is None:
             return await kv.put(name, data)
         if expected == 0:

@@ -58,7 +58,7 @@ from ._setup import (
     open_bucket,
     setup_problem,
 )
-from ._wire import encode_headers
+from ._wire import MAX_PAYLOAD_SETTING, encode_headers
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -416,7 +416,9 @@ class JetStreamLog:
         )
         size = conn.publisher.size(pending)
         if size > conn.publisher.max_payload:
-            raise MessageTooLarge(env.topic, size, conn.publisher.max_payload)
+            raise MessageTooLarge(
+                env.topic, size, conn.publisher.max_payload, setting=MAX_PAYLOAD_SETTING
+            )
         return pending
 
     # -- reading ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .._reader import Record
 
 __all__ = [
     "ID",
+    "MAX_PAYLOAD_SETTING",
     "decode_envelope",
     "decode_record",
     "encode_headers",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 ID = "Nats-Msg-Id"
+MAX_PAYLOAD_SETTING = "the NATS server's max_payload"
+"""What `MessageTooLarge` says to raise: a record, headers included, must fit in it."""
 TYPE = "Ab-Type"
 TIME = "Ab-Time"
 SENDER = "Ab-Sender"
