@@ -104,7 +104,7 @@ class Permanent(Exception):
         class PaymentDeclined(actorbus.Permanent, ValueError):
             pass
 
-    actorbus marks its own such errors (the tree in the README shows which),
+    actorbus marks its own such errors (the tree in docs/concepts.md shows which),
     among them every `ModelError`: the models layer has already spent its own
     retries and fallbacks, so running the handler again would only multiply them.
 

@@ -1,4 +1,4 @@
-"""The error tree: the drawings in the README and in ``_errors`` are the classes' own."""
+"""The error tree: the drawings in docs/concepts.md and in ``_errors`` are the classes' own."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ _LINE = re.compile(
 )
 
 
-def _readme_tree() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text[text.index("### Errors") : text.index("### The durable log")]
+def _docs_tree() -> str:
+    """The tree drawn in the concepts page's "Errors" section (to the next section)."""
+    text = (ROOT / "docs" / "concepts.md").read_text()
+    return text.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _drawn(tree: str) -> dict[str, tuple[str, tuple[str, ...], bool]]:
@@ -53,7 +54,7 @@ def _errors_exported() -> set[str]:
 @pytest.mark.parametrize(
     "tree",
     [
-        pytest.param(_readme_tree(), id="README"),
+        pytest.param(_docs_tree(), id="docs-concepts"),
         pytest.param(_errors.__doc__ or "", id="_errors-docstring"),
     ],
 )

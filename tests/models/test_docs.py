@@ -1,8 +1,9 @@
-"""The models guide's examples are real code: they run offline, and type-check, as written.
+"""The models guide's examples do what the guide says, offline, as written.
 
 The first runs as a program; the "Structured output" and "Tools" sections define
 actors, which these tests spawn on a bus whose model is scripted through the
-echo provider; every block goes through ``mypy --strict``.
+echo provider. (Every block of the guide also runs and goes through ``mypy
+--strict`` in tests/docs/test_code_blocks.py.)
 """
 
 from __future__ import annotations
@@ -137,19 +138,3 @@ async def test_the_tools_example_runs_a_function_and_an_actor_in_one_turn(
         "call_add": "5.0",
         "call_search": '{"type":"SearchResults","notes":["a note on actors"]}',
     }
-
-
-@pytest.mark.timeout(240)
-def test_every_python_block_of_the_guide_type_checks(tmp_path: Path) -> None:
-    guide = (ROOT / "docs" / "models.md").read_text()
-    paths = []
-    for n, block in enumerate(_blocks(guide)):
-        path = tmp_path / f"guide_block_{n}.py"
-        path.write_text(block)
-        paths.append(str(path))
-    assert len(paths) >= 4
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", *paths], cwd=ROOT, capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
