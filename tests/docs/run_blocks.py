@@ -33,8 +33,11 @@ from actorbus._cli import main as actorbus_main
 
 def _compile(block: dict[str, Any]) -> types.CodeType:
     # Blank lines first, so that line numbers are the Markdown file's.
-    source = "\n" * (block["line"] - 1) + block["code"]
-    return compile(source, block["page"], "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    source = "\n" * (block["line"] - 1) + str(block["code"])
+    code: types.CodeType = compile(
+        source, str(block["page"]), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    )
+    return code
 
 
 def _imports_only(block: dict[str, Any]) -> types.CodeType:

@@ -232,11 +232,11 @@ def _typed_module(page: str) -> str:
 
 @pytest.mark.timeout(240)
 def test_every_python_block_type_checks(tmp_path: Path) -> None:
-    files = {}
+    files: dict[str, str] = {}
     for page in _pages_with("python"):
-        path = tmp_path / (re.sub(r"\W", "_", page.removesuffix(".md")) + ".py")
-        path.write_text(_typed_module(page))
-        files[str(path)] = page
+        module = tmp_path / (re.sub(r"\W", "_", page.removesuffix(".md")) + ".py")
+        module.write_text(_typed_module(page))
+        files[str(module)] = page
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
          # Blocks may await at the top, as in `python -m asyncio`; they run that way.

@@ -55,8 +55,8 @@ def test_the_site_builds_strictly_with_every_page_in_the_nav(site: Path) -> None
 def test_markdown_lists_render_as_lists(site: Path) -> None:
     for html in sorted(site.glob("**/index.html")):
         article = re.sub(r"<pre.*?</pre>", "", html.read_text(), flags=re.DOTALL)
-        unseen = _UNSEEN_LIST.search(article)
-        assert unseen is None, f"{html.relative_to(site)}: {unseen and unseen[0][-300:]}"
+        unseen = [found[0][-300:] for found in _UNSEEN_LIST.finditer(article)]
+        assert not unseen, f"{html.relative_to(site)}: {unseen}"
 
 
 def _readme() -> str:
