@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from actorbus.testing import NatsServer
+
+# A test asserts behaviour, never the machine's speed: Hypothesis's per-example deadline
+# (200 ms) and its too-slow health check fail a machine that is slow or busy, so
+# neither applies here. (Each test still bounds itself with pytest-timeout.)
+settings.register_profile("actorbus", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("actorbus")
 
 
 @pytest.fixture(
