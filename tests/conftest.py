@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,12 @@ from actorbus.testing import NatsServer
 # neither applies here. (Each test still bounds itself with pytest-timeout.)
 settings.register_profile("actorbus", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("actorbus")
+
+# Tests of Ctrl-C send SIGINT to a child process, which inherits an ignored SIGINT (a
+# suite started in the background by a non-interactive shell ignores it) and then
+# cannot be interrupted. Restore Python's own handler: a child starts with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(
