@@ -155,9 +155,7 @@ class TestBlock:
                 await bus.drain()
         assert ref.actor.got == list(range(8))
 
-    async def test_a_slow_actor_keeps_memory_bounded_under_a_fast_publisher(
-        self, anyio_backend: str
-    ) -> None:
+    async def test_a_slow_actor_keeps_memory_bounded_under_a_fast_publisher(self) -> None:
         """20,000 messages from two publishers to an actor that yields on each one.
 
         Backpressure must hold the mailbox to its size, plus one waiting message per
