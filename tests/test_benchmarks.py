@@ -14,13 +14,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(300)  # 10-20 s here, in 14 subprocesses: safety nets far above
 def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     report = tmp_path / "report.md"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--json", str(out),
          "--markdown", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     scenarios = {s["scenario"]: s for s in json.loads(out.read_text())["scenarios"]}

@@ -34,12 +34,11 @@ from ._actor import Actor
 from ._context import Context, send, send_waits
 from ._dispatch import Handler, handler_table
 from ._runtime import Runtime
-from ._timing import SLOW_NS, HandlerTimes, Times, add_time
+from ._timing import SLOW_NS, Times, add_time, time_pass
 
 __all__ = ["Cell", "log_fields"]
 
 _BATCH = 128  # messages handled between two yields to the event loop
-_QUIET = 64  # an actor's first handlings are all timed; then one pass in 8
 _log = logging.getLogger("actorbus.actor")
 
 
@@ -181,13 +180,11 @@ class Cell(Mailbox):
             # Timing a handling costs about 0.5 us (two clock reads, a histogram
             # update): too much for every message of a fast loop, which pays one
             # test of `started` per message instead. Timed: the first handling
-            # of a pass (once the actor has handled _QUIET messages, of one pass
-            # in 8, unless its last timed handling was slow), the first after
-            # each yield (one in 128 of a backlog), and the next after any slow
-            # one: so slow handlers are timed throughout.
-            handled, times = self.handled, self.times
-            sample = handled < _QUIET or not handled & 7
-            started = clock() if sample or (type(times) is HandlerTimes and times.slow) else 0
+            # of a pass (as `time_pass` decides: all of an actor's first QUIET,
+            # then one pass in 8 unless its last timed handling was slow), the
+            # first after each yield (one in 128 of a backlog), and the next after
+            # any slow one: so slow handlers are timed throughout.
+            started = clock() if time_pass(self.handled, self.times) else 0
             while items:
                 env = items.popleft()
                 if self.blocked:

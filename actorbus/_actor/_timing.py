@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from typing import final
 
-__all__ = ["SLOW_NS", "HandlerTimes", "Times", "add_time", "time_summary"]
+__all__ = ["QUIET", "SLOW_NS", "HandlerTimes", "Times", "add_time", "time_pass", "time_summary"]
 
 SLOW_NS = 20_000
 """A handling at least this long is slow: timing the next one costs it under 1%."""
+
+QUIET = 64
+"""An actor's first handlings are all timed, so a quiet actor's statistics fill from its start."""
 
 
 @final
@@ -84,6 +87,17 @@ def add_time(times: Times, ns: int) -> Times:
     histogram.add_bucket(times)
     histogram.add(ns)
     return histogram
+
+
+def time_pass(handled: int, times: Times) -> bool:
+    """Tell whether a drain pass times its first handling, for an actor that handled ``handled``.
+
+    An actor's first `QUIET` handlings are all timed; then one pass in 8 is, unless
+    the actor's last timed handling was slow, which has the next pass timed too (so a
+    slow handler is timed throughout). The drain loop asks once a pass, never once a
+    message; it times the handlings within a pass by itself (see ``Cell``).
+    """
+    return handled < QUIET or not handled & 7 or (type(times) is HandlerTimes and times.slow)
 
 
 def time_summary(times: Times) -> tuple[int, float, float, float, float]:

@@ -104,6 +104,13 @@ async def stream_ids(server: NatsServer, stream: str) -> dict[int, str]:
         return found
 
 
+async def until_logged(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 30.0) -> None:
+    """A bounded poll for ``text`` in the captured log (a reconnect has no event to wait on)."""
+    with anyio.fail_after(timeout):
+        while text not in caplog.text:  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
 # --- the stream ------------------------------------------------------------------------
 
 
@@ -377,7 +384,9 @@ class TestFaults:
             stored = await stream_ids(server, name)
         assert stored == {r.seq: r.id for r in receipts}  # every acknowledged record, once
 
-    async def test_an_append_fails_clearly_when_the_server_stays_away(self) -> None:
+    async def test_an_append_fails_clearly_when_the_server_stays_away(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
         delivered: list[int] = []
         name = fresh_name()
         async with NatsServer() as server:
@@ -388,6 +397,9 @@ class TestFaults:
                 with pytest.raises(ab.LogUnavailable, match="may or may not be stored"):
                     await log.append(note(2, id="retry-me"))
                 await anyio.to_thread.run_sync(server.start)
+                # The client reconnects on its own clock (every 0.25 s): only then may an
+                # append count on less than its publish_timeout of 0.5 s, on any machine.
+                await until_logged(caplog, "reconnected to NATS")
                 # The client may have sent the record once the server was back: stored
                 # once either way, and handed over in seq order.
                 again = await log.append(note(2, id="retry-me"))
