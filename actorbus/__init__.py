@@ -50,12 +50,12 @@ from ._errors import UndecodableRecord as UndecodableRecord
 from ._errors import UnknownActor as UnknownActor
 from ._errors import UnpricedModel as UnpricedModel
 from ._ids import new_id as new_id
-from ._log import DedupWindow as DedupWindow
 from ._log import Durability as Durability
 from ._log import EventLog as EventLog
 from ._log import JetStreamLog as JetStreamLog
 from ._log import MemoryLog as MemoryLog
 from ._log import SqliteLog as SqliteLog
+from ._log._dedup import DedupWindow as DedupWindow
 from ._mailbox import DEFAULT_MAILBOX_SIZE as DEFAULT_MAILBOX_SIZE
 from ._mailbox import Overflow as Overflow
 from ._message import DeadLetter as DeadLetter

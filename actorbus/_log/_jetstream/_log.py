@@ -42,11 +42,12 @@ from ..._errors import AsyncioRequired, LogUnavailable, MessageTooLarge
 from ..._ids import new_id
 from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
-from .._reader import Record
+from .._protocol import StartAt
 from ._companion import Companion
 from ._connect import Credentials, connect, import_nats, redact_url
-from ._consumer import ActorFeed, StartAt, ack_floor, ack_floors, open_feed
+from ._consumer import ActorFeed, ack_floor, ack_floors, open_feed
 from ._handover import Deliver, Handover
+from ._inspect import JetStreamReader
 from ._listen import listen
 from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
@@ -54,7 +55,6 @@ from ._reader import Reader
 from ._setup import (
     check_names,
     ensure_stream,
-    load_bucket,
     load_cursors,
     open_bucket,
     setup_problem,
@@ -453,34 +453,6 @@ class JetStreamLog:
         """
         return await self._open().reader.read_topic_prefix(prefix)
 
-    async def read_records(self, from_seq: int, limit: int = 1000) -> list[Record]:
-        """Return up to ``limit`` records as stored, from ``from_seq`` on, in seq order.
-
-        For inspection tools (``actorbus log``): payloads stay msgpack, so no
-        message class is needed. Unlike `read`, seqs the stream no longer holds
-        are skipped: the records start at the oldest one kept.
-
-        Raises:
-            LogUnavailable: the log is not open, or the server did not answer.
-        """
-        return await self._open().reader.read_records(from_seq, limit)
-
-    async def read_journal(self) -> dict[str, bytes]:
-        """Return every journal entry, by key: for inspection tools (``actorbus log trace``).
-
-        Reads the whole ``<stream>_journal`` bucket (the newest value of each key).
-
-        Raises:
-            LogUnavailable: the log is not open, or the server did not answer.
-        """
-        client = self._open().client
-        try:
-            return await load_bucket(client, client.jetstream(), f"{self._stream}_journal")
-        except Exception as exc:
-            raise LogUnavailable(
-                self._shown_as, f"reading the journal failed ({type(exc).__name__}: {exc})"
-            ) from exc
-
     # -- consuming --------------------------------------------------------------------
 
     async def consume(
@@ -488,7 +460,7 @@ class JetStreamLog:
         actor: str,
         patterns: Sequence[str],
         max_in_flight: int,
-        start_at: StartAt = None,
+        start_at: StartAt | None = None,
     ) -> ActorFeed:
         """Return the feed of actor name ``actor``: its durable consumer, shared by name.
 
@@ -579,6 +551,19 @@ class JetStreamLog:
     async def journal_put(self, key: str, value: bytes) -> None:
         """See `EventLog.journal_put`: returns once the KV bucket holds it."""
         await self._open().journal.put(key, value)
+
+    # -- reading --------------------------------------------------------------------
+
+    def reader(self) -> JetStreamReader:
+        """Return a `LogReader` of this log's stream, on a connection of its own.
+
+        It needs no open log, and never creates the stream or a bucket (see
+        `JetStreamReader`): for tools that look into a log another process writes.
+        """
+        return JetStreamReader(
+            self._servers, self._credentials, self._connect_timeout, self._stream,
+            self._prefix, self._shown_as,
+        )  # fmt: skip
 
     # -- companions -----------------------------------------------------------------
 
