@@ -9,6 +9,7 @@ published; `poll` is how a reader follows new records; `checked_limit` and
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 
 import anyio
 
@@ -67,8 +68,9 @@ async def poll(
     while True:
         last = await reader.last_seq()
         if last > after_seq:
-            async for record in scan(reader, after_seq + 1, last, where=where):
-                yield record
+            async with aclosing(scan(reader, after_seq + 1, last, where=where)) as new:
+                async for record in new:
+                    yield record
             after_seq = last
         if between is not None:
             await between()
