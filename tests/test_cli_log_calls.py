@@ -34,8 +34,7 @@ import anyio
 import pytest
 
 import actorbus as ab
-from actorbus._log._calls import actor_names, handlings
-from actorbus._log._reader import LogReader
+from actorbus._log import Handling, Record, actor_names, handlings, scan
 from actorbus.testing import FakeOpenAI, Fault, NatsServer, Reply, ToolCall
 
 pytestmark = pytest.mark.timeout(120)
@@ -153,12 +152,22 @@ class Built:
     ids: dict[int, str]  # seq -> id
 
 
+async def read_all(log: ab.SqliteLog) -> list[Record]:
+    async with log.reader() as reader:
+        return [record async for record in scan(reader)]
+
+
+async def read_handlings(log: ab.SqliteLog, message_id: str) -> tuple[list[str], list[Handling]]:
+    async with log.reader() as reader:
+        actors = await actor_names(reader)
+        return actors, await handlings(reader, message_id, actors)
+
+
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> Built:
     path = tmp_path_factory.mktemp("calls") / "calls.db"
     anyio.run(write_log, ab.SqliteLog(path))
-    with LogReader(path) as reader:
-        records = list(reader.records())
+    records = anyio.run(read_all, ab.SqliteLog(path))
     assert [r.topic for r in records] == ["ask", "answers", "loop", "_dead.looper", "gap"]
     return Built(path, {r.seq: r.id for r in records})
 
@@ -256,9 +265,7 @@ class TestTraceShowsModelCalls:
 
 class TestReader:
     def test_handlings_are_read_back_as_data_with_secrets_masked(self, log: Built) -> None:
-        with LogReader(log.path) as reader:
-            actors = actor_names(reader)
-            (found,) = handlings(reader, log.ids[1], actors)
+        actors, (found,) = anyio.run(read_handlings, ab.SqliteLog(log.path), log.ids[1])
         assert actors == ["gapper", "looper", "weatherman"]
         assert found.actor == "weatherman"
         assert [len(call.turns) for call in found.calls] == [2, 1]

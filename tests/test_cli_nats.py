@@ -93,6 +93,19 @@ def _make_stream(server: NatsServer, name: str, prefix: str) -> None:
     asyncio.run(make())
 
 
+def _publish(server: NatsServer, name: str, prefix: str, notes: list[str]) -> None:
+    """Publish a `Request` on ``notes.<note>`` for each note, through a JetStreamLog."""
+    import actorbus as ab
+
+    async def publish() -> None:
+        log = ab.JetStreamLog(server.url, stream=name, subject_prefix=prefix)
+        async with ab.Bus(log=log) as bus:
+            for note in notes:
+                await bus.publish(f"notes.{note}", ab.Request(action="note", content=note))
+
+    asyncio.run(publish())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -274,10 +287,30 @@ class TestLogValues:
         assert SECRET not in result.stderr
         assert len(result.stderr.splitlines()) == 1
 
-    def test_tail_follow_is_refused_for_a_stream(self, server: NatsServer, tmp_path: Path) -> None:
-        result = _run("log", "tail", "-f", "--log", server.url, cwd=tmp_path)
-        assert result.returncode == 1
-        assert "cannot be followed" in result.stderr
+    def test_tail_follows_a_stream_as_another_process_publishes(
+        self, server: NatsServer, stream: list[str], tmp_path: Path
+    ) -> None:
+        """Issue 15: a stream is read through the same reader as a file, following too."""
+        _publish(server, stream[1], stream[3], ["first"])
+        args = ["log", "tail", "--log", server.url, *stream, "-n", "1", "-f"]
+        args += ["--max-records", "2", "--duration", "30", "--topic", "notes.>"]
+        with subprocess.Popen(
+            [sys.executable, "-m", "actorbus", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        ) as proc:
+            assert proc.stdout is not None
+            backlog = [proc.stdout.readline(), proc.stdout.readline()]  # header, seq 1
+            assert [row.split()[0] for row in backlog] == ["seq", "1"]
+            _publish(server, stream[1], stream[3], ["second", "third"])
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        followed = [line.split() for line in out.splitlines()]
+        assert [(row[0], row[2]) for row in followed] == [
+            ("2", "notes.second"),
+            ("3", "notes.third"),
+        ]
 
     def test_a_file_path_may_hold_a_comma(self, tmp_path: Path) -> None:
         result = _run("run", "plan a release", "--log", "a,b.db", "--quiet", cwd=tmp_path)

@@ -21,11 +21,11 @@ LAYERS: list[set[str]] = [
         "_message",
         "_mailbox",
         "_backoff",
-        "_backend",
         "_version",
         "_codec",
         "_trace",
     },
+    {"_backend"},  # the async library's primitives and a worker thread: above the pure leaves
     {"_log"},
     {"_state"},
     {"_models"},
@@ -90,3 +90,81 @@ def test_ready_made_actors_use_only_the_public_api() -> None:
                 assert not (
                     parts[0] == "actorbus" and len(parts) > 1 and parts[1].startswith("_")
                 ), f"{module.name}:{node.lineno} imports private {node.module}"
+
+
+# What a pure leaf may not import: threads, event loops, sockets, files, processes.
+# (anyio is allowed: the mailbox waits on its events, which is no I/O.)
+IMPURE = frozenset(
+    {
+        "_thread",
+        "asyncio",
+        "concurrent",
+        "io",
+        "mmap",
+        "multiprocessing",
+        "nats",
+        "httpx",
+        "pathlib",
+        "queue",
+        "selectors",
+        "shutil",
+        "signal",
+        "socket",
+        "sqlite3",
+        "ssl",
+        "subprocess",
+        "tempfile",
+        "threading",
+        "trio",
+    }
+)
+LEAVES = sorted(PACKAGE / f"{name}.py" for name in LAYERS[0])
+
+
+def _foreign_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name.split(".")[0]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+@pytest.mark.parametrize("module", LEAVES, ids=lambda p: p.name)
+def test_leaves_are_pure(module: Path) -> None:
+    # Issue 15: _backend (which starts a thread) sat among the leaves.
+    tree = ast.parse(module.read_text(), str(module))
+    impure = [f"{module.name}:{line} imports {name}" for line, name in _foreign_imports(tree)]
+    assert not [line for line in impure if line.rsplit(" ", 1)[1] in IMPURE], impure
+    opens = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open"
+    ]
+    assert not opens, f"{module.name} opens files at lines {opens}"
+
+
+def test_the_cli_reads_logs_through_the_log_packages_interface() -> None:
+    # Issue 15: the CLI imported private modules of _log (its reader, its JetStream
+    # connection); it may import only what actorbus._log itself exports.
+    import actorbus._log
+
+    exported = set(actorbus._log.__all__)
+    found = []
+    for module in sorted((PACKAGE / "_cli").rglob("*.py")):
+        tree = ast.parse(module.read_text(), str(module))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            parts = node.module.split(".")
+            target = parts[1:] if node.level == 0 and parts[0] == "actorbus" else parts
+            if node.level in (0, 2) and target[:1] == ["_log"]:
+                if len(target) > 1:
+                    found.append(f"{module.name}:{node.lineno} imports {node.module}")
+                found.extend(
+                    f"{module.name}:{node.lineno} imports {alias.name}, not in _log.__all__"
+                    for alias in node.names
+                    if alias.name not in exported
+                )
+    assert not found, found

@@ -36,7 +36,7 @@ from .._ids import new_id
 from .._log import ConsumerLog, EventLog, MemoryLog, SyncAppend
 from .._message import DeadLetter, Envelope, Message, Receipt, StateUpdate
 from .._models import CostReport, Models, Spend
-from .._state import State
+from .._state import State, shared_storage
 from .._topic import validate_topic
 from .._trace import Tracing
 from ._asks import ReplyInbox
@@ -99,10 +99,8 @@ class Bus:
     ) -> None:
         self._log: EventLog = log if log is not None else MemoryLog()
         self.models = models
-        shared_state = getattr(self._log, "state_store", None)  # a log that keeps the state
-        self._state_store = State(
-            self._publish_state, anyio.sleep, None if shared_state is None else shared_state()
-        )
+        # A log that keeps the state itself (JetStream's KV bucket), else a local one.
+        self._state_store = State(self._publish_state, anyio.sleep, shared_storage(self._log))
         self._sync_log = self._log if isinstance(self._log, SyncAppend) else None
         # A log whose server hands each actor its messages: the bus routes nothing.
         self._remote = Remote(self._log) if isinstance(self._log, ConsumerLog) else None

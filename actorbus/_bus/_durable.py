@@ -14,22 +14,19 @@ restart) before it is subscribed to new ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, final
+from typing import final
 
 import anyio
 
 from .._actor import Cell
 from .._errors import LogTruncated
-from .._log import EventLog
+from .._log import EventLog, StartAt
 from .._message import Envelope
 from .._topic import TopicIndex
 from ._delivery import deliver
 from ._router import Router
 
 __all__ = ["Delivery", "StartAt", "catch_up", "resume"]
-
-StartAt = Literal["earliest", "latest"] | int
-"""Where a spawned actor starts reading the log: see `Bus.spawn`."""
 
 _PAGE = 512
 _MAX_HELD = 10_000  # backpressure lists kept for publishers that stopped waiting

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from .._log._calls import Handling, JournaledTool, JournaledTurn
+from .._log import Handling, JournaledTool, JournaledTurn
 
 __all__ = ["handling_lines"]
 

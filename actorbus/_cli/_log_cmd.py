@@ -7,20 +7,21 @@ consumer's cursor and lag, ``trace`` draws the causation tree under a message, a
 every message; under each message, ``trace`` also shows the model calls and tool
 calls of each actor's handling of it, read back from the journal (see
 `handling_lines`). Payloads, tool arguments and tool results are printed as
-compact JSON with secret-looking values redacted (see `redact`). A `SqliteLog`
-file is read through `LogReader`, which opens it read-only; a JetStream stream
-(``--log nats://...``, see `LogTarget`) is read through `StreamRecords`, which
-answers the same queries (``tail -f`` follows files only).
+compact JSON with secret-looking values redacted (see `redact`). Every command
+reads through the log's `LogReader` (``LogTarget.reader``): a `SqliteLog` file
+opened read-only, or a JetStream stream (``--log nats://...``, see `LogTarget`)
+on a connection of its own; the reader pages and filters where the records are.
+Each command runs its own event loop (asyncio: nats-py needs it).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import math
 import shutil
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -31,20 +32,26 @@ from .._actor import Actor, Context
 from .._bus import Bus
 from .._codec import MessageCodec
 from .._errors import UndecodableRecord
-from .._log._calls import actor_names, handlings
-from .._log._reader import LogReader, Record, plain_payload, redact
+from .._log import (
+    LAG_NOTE,
+    LogReader,
+    Record,
+    RecordFilter,
+    actor_names,
+    caused_by,
+    handlings,
+    lags,
+    redact,
+    scan,
+)
 from .._message import Message
-from .._topic import topic_matches, validate_pattern
 from ._calls_view import handling_lines
-from ._lag import LAG_NOTE, lags
-from ._log_target import BadLogTarget, LogTarget, add_log_options, log_target
-from ._stream_records import StreamRecords, load_stream
+from ._log_target import LogTarget, add_log_options, log_target
 from ._team import load_team_messages
 
 __all__ = ["add_log_parser"]
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-Reader: TypeAlias = "LogReader | StreamRecords"
 _HEADER = ("seq", "time", "topic", "type", "sender", "id")
 _FOLLOW_WIDTHS = (6, 23, 20, 16, 12, 0)  # minimum column widths while following
 
@@ -89,7 +96,7 @@ def _add_show(sub: Subcommands) -> None:
     show.add_argument("--from", dest="from_seq", type=_SEQ, default=1, help="first seq")
     show.add_argument("--to", dest="to_seq", type=_SEQ, help="last seq")
     show.add_argument("--limit", type=_at_least(1), default=1000, help="most rows (default 1000)")
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_run(_show))
 
 
 def _add_tail(sub: Subcommands) -> None:
@@ -101,13 +108,13 @@ def _add_tail(sub: Subcommands) -> None:
     tail.add_argument("--interval", type=float, default=0.2, help=argparse.SUPPRESS)
     tail.add_argument("--max-records", type=_at_least(1), help=argparse.SUPPRESS)
     tail.add_argument("--duration", type=float, help=argparse.SUPPRESS)
-    tail.set_defaults(handler=_tail)
+    tail.set_defaults(handler=_run(_tail))
 
 
 def _add_stats(sub: Subcommands) -> None:
     stats = sub.add_parser("stats", help="counts per topic, type and sender; cursors and lag")
     _add_path(stats)
-    stats.set_defaults(handler=_stats)
+    stats.set_defaults(handler=_run(_stats))
 
 
 def _add_trace(sub: Subcommands) -> None:
@@ -115,7 +122,7 @@ def _add_trace(sub: Subcommands) -> None:
     _add_path(trace)
     trace.add_argument("id", help="the message id (or its seq)")
     _add_payload(trace)
-    trace.set_defaults(handler=_trace)
+    trace.set_defaults(handler=_run(_trace))
 
 
 def _add_replay(sub: Subcommands) -> None:
@@ -124,7 +131,7 @@ def _add_replay(sub: Subcommands) -> None:
     replay.add_argument("--from", dest="from_seq", type=_SEQ, required=True, help="first seq")
     replay.add_argument("--to", dest="to_seq", type=_SEQ, help="last seq (default: the newest)")
     _add_width(replay)
-    replay.set_defaults(handler=_replay)
+    replay.set_defaults(handler=_run(_replay))
 
 
 def _add_path(parser: argparse.ArgumentParser) -> None:
@@ -142,12 +149,12 @@ def _target(args: argparse.Namespace) -> LogTarget:
     return log_target(args, args.path)
 
 
-def _open(target: LogTarget, from_seq: int = 1, *, journal: bool = False) -> Reader:
-    # A file is opened read-only; a stream is read into memory from `from_seq` on
-    # (with its journal, if asked: a file's is read as needed).
-    if target.nats:
-        return load_stream(target, from_seq, journal=journal)
-    return LogReader(target.value)
+def _run(command: Callable[[argparse.Namespace], Awaitable[int]]) -> Callable[..., int]:
+    # A command's handler: its coroutine, in an event loop of its own.
+    def handler(args: argparse.Namespace) -> int:
+        return anyio.run(command, args, backend="asyncio")
+
+    return handler
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -199,7 +206,7 @@ def _json(data: Any, width: int) -> str:
 
 def _payload(record: Record, width: int) -> str:
     try:
-        return _json(plain_payload(record.payload), width)
+        return _json(record.plain(), width)
     except msgspec.DecodeError as exc:
         return f"<undecodable payload: {exc}>"
 
@@ -222,30 +229,38 @@ def _widths(records: list[Record], minimum: Iterable[int] = (0,) * len(_HEADER))
     return [max(low, *(len(row[i]) for row in rows)) for i, low in enumerate(minimum)]
 
 
-def _matching(records: Iterable[Record], pattern: str | None) -> Iterator[Record]:
-    if pattern is None:
-        yield from records
-    else:
-        yield from (r for r in records if topic_matches(pattern, r.topic))
+def _where(args: argparse.Namespace) -> RecordFilter | None:
+    # The filter options, checked (a bad topic pattern raises InvalidTopic).
+    if args.topic is None and args.type is None:
+        return None
+    return RecordFilter(topic=args.topic, type=args.type)
+
+
+async def _first(records: AsyncGenerator[Record, None], count: int) -> list[Record]:
+    found: list[Record] = []
+    async with aclosing(records):
+        async for record in records:
+            if len(found) == count:
+                break
+            found.append(record)
+    return found
 
 
 def _payload_width(args: argparse.Namespace) -> int | None:
     return int(args.width) if args.payload else None
 
 
-def _pattern(args: argparse.Namespace) -> str | None:
-    return None if args.topic is None else validate_pattern(args.topic)
-
-
 # -- show and tail ------------------------------------------------------------------
 
 
-def _show(args: argparse.Namespace) -> int:
-    pattern = _pattern(args)
+async def _show(args: argparse.Namespace) -> int:
+    where = _where(args)
     target = _target(args)
-    with _open(target, args.from_seq) as reader:
-        records = reader.records(args.from_seq, args.to_seq, type=args.type)
-        found = list(itertools.islice(_matching(records, pattern), args.limit + 1))
+    async with target.reader() as reader:
+        page = min(args.limit + 1, 500)
+        records = scan(reader, args.from_seq, args.to_seq, where=where, page=page)
+        found = await _first(records, args.limit + 1)
+        empty = args.from_seq == 1 and target.nats and await reader.last_seq() == 0
     shown = found[: args.limit]
     for line in _rows(shown, _widths(shown), _payload_width(args)):
         print(line)
@@ -254,81 +269,58 @@ def _show(args: argparse.Namespace) -> int:
         print(f"... more records after seq {after}: continue with --from {after + 1}")
     elif not shown:
         print("(no records match)")
-        if args.from_seq == 1:
-            _hint_empty(target, reader)
+        if empty:  # a mistyped stream name reads as an empty log: say which was read
+            stream, prefix = target.stream, target.subject_prefix
+            print(
+                f"(the stream {stream!r} holds no records under {prefix}.>: check --stream "
+                "and --subject-prefix)"
+            )
     return 0
 
 
-def _hint_empty(target: LogTarget, reader: Reader) -> None:
-    # A mistyped stream name reads as an empty log: say which stream was read.
-    if target.nats and reader.last_seq() == 0:
-        where = f"the stream {target.stream!r} holds no records under {target.subject_prefix}.>"
-        print(f"({where}: check --stream and --subject-prefix)")
-
-
-def _tail(args: argparse.Namespace) -> int:
-    pattern = _pattern(args)
-    target = _target(args)
-    if target.nats and args.follow:
-        raise BadLogTarget("tail --follow follows a log file; a nats:// log cannot be followed yet")
-    with _open(target) as reader:
-        last = reader.last_seq()  # first: a commit landing meanwhile is followed, not lost
-        newest = reader.records(1, last, type=args.type, newest_first=True)
-        backlog = list(itertools.islice(_matching(newest, pattern), max(args.lines, 0)))[::-1]
+async def _tail(args: argparse.Namespace) -> int:
+    where = _where(args)
+    async with _target(args).reader() as reader:
+        last = await reader.last_seq()  # first: a commit landing meanwhile is followed, not lost
+        newest = scan(reader, 1, last, where=where, newest_first=True, page=max(args.lines, 1))
+        backlog = (await _first(newest, args.lines))[::-1] if args.lines else []
         widths = _widths(backlog, _FOLLOW_WIDTHS)
         for line in _rows(backlog, widths, _payload_width(args)):
             print(line, flush=args.follow)
-        if args.follow and isinstance(reader, LogReader):
-            _follow(reader, args, pattern, last, widths)
+        if args.follow:
+            await _follow(reader, args, where, last, widths)
     return 0
 
 
-def _follow(
-    reader: LogReader, args: argparse.Namespace, pattern: str | None, after: int, widths: list[int]
-) -> None:
-    # Poll until Ctrl-C (or the hidden --max-records/--duration). Between polls the
-    # file is closed, so a writer that stops can remove its -wal and -shm files.
-    deadline = None if args.duration is None else time.monotonic() + args.duration
-    left: int | None = args.max_records
-    reader.close()
-    while (left is None or left > 0) and (deadline is None or time.monotonic() < deadline):
-        time.sleep(args.interval)
-        reader.reopen()  # sees new commits, and joins a writer that started since
-        try:
-            after, left = _print_new(reader, args, pattern, after, widths, left)
-        finally:
-            reader.close()
-
-
-def _print_new(
+async def _follow(
     reader: LogReader,
     args: argparse.Namespace,
-    pattern: str | None,
+    where: RecordFilter | None,
     after: int,
     widths: list[int],
-    left: int | None,
-) -> tuple[int, int | None]:
-    # Print the matching records after seq `after`, at most `left` of them.
-    for record in reader.records(after + 1, type=args.type):
-        after = record.seq
-        if pattern is None or topic_matches(pattern, record.topic):
-            print(_row(record, widths, _payload_width(args)), flush=True)
-            left = None if left is None else left - 1
-            if left == 0:
-                break
-    return after, left
+) -> None:
+    # Until Ctrl-C (or the hidden --max-records/--duration).
+    left: int | None = args.max_records
+    with anyio.move_on_after(math.inf if args.duration is None else args.duration):
+        new = reader.follow(after, where=where, interval=args.interval)
+        async with aclosing(new):
+            async for record in new:
+                print(_row(record, widths, _payload_width(args)), flush=True)
+                left = None if left is None else left - 1
+                if left == 0:
+                    return
 
 
 # -- stats --------------------------------------------------------------------------
 
 
-def _stats(args: argparse.Namespace) -> int:
+async def _stats(args: argparse.Namespace) -> int:
     target = _target(args)
-    with _open(target) as reader:
-        summary = reader.summary()
-        counts = {column: reader.counts(column) for column in ("topic", "type", "sender")}
-        cursors = reader.cursors()
-        behind = lags(reader.records(1), cursors)
+    async with target.reader() as reader:
+        summary = await reader.summary()
+        counts = {column: await reader.counts(column) for column in ("topic", "type", "sender")}
+        cursors = await reader.cursors()
+        behind = await lags(reader)
     print(f"log      {target.shown}")
     if summary.first is None or summary.last is None:
         print("records  0")
@@ -344,7 +336,7 @@ def _stats(args: argparse.Namespace) -> int:
     if not cursors:
         print("(no consumer has committed a cursor)")
         return 0
-    rows = [(name, str(seq), str(behind[name])) for name, seq in cursors.items()]
+    rows = [(name, str(seq), str(behind.get(name, 0))) for name, seq in cursors.items()]
     _print_table([("consumer", "cursor", "lag"), *rows])
     print(LAG_NOTE)
     return 0
@@ -363,37 +355,39 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 # -- trace --------------------------------------------------------------------------
 
 
-def _trace(args: argparse.Namespace) -> int:
+async def _trace(args: argparse.Namespace) -> int:
     target = _target(args)
-    with _open(target, journal=True) as reader:
-        root = reader.find(args.id)
+    async with target.reader() as reader:
+        root = await reader.record(args.id)
         if root is None and args.id.isdigit():
-            root = reader.at(int(args.id))
+            root = await reader.at(int(args.id))
         if root is None:
             print(f"actorbus: no record with id {args.id!r} in {target.shown}", file=sys.stderr)
             return 1
         width = shutil.get_terminal_size((100, 24)).columns  # not a terminal: 100
-        for line in _tree(reader, root, _payload_width(args), width):
+        async for line in _tree(reader, root, _payload_width(args), width):
             print(line)
     if root.causation is not None:
         print(f"(it was caused by {root.causation}: trace that id to see more)")
     return 0
 
 
-def _tree(reader: Reader, root: Record, payload: int | None, width: int) -> Iterator[str]:
+async def _tree(
+    reader: LogReader, root: Record, payload: int | None, width: int
+) -> AsyncGenerator[str, None]:
     # Depth first, children in seq order; iterative, so a long chain of causes
     # cannot exhaust the recursion limit. Each id is drawn once. Under each
     # message, the model calls of its handlings.
-    actors = actor_names(reader)
+    actors = await actor_names(reader)
     seen = {root.id}
     stack = [(root, "", "")]  # a record, the prefix of its line, of its children's
     while stack:
         record, lead, indent = stack.pop()
         yield lead + _node(record, root.timestamp, payload)
-        children = [c for c in reader.caused_by(record.id) if c.id not in seen]
+        children = [c for c in await caused_by(reader, record.id) if c.id not in seen]
         seen.update(c.id for c in children)
         below = indent + ("|   " if children else "    ")
-        for handling in handlings(reader, record.id, actors):
+        for handling in await handlings(reader, record.id, actors):
             for line in handling_lines(handling, width - len(below)):
                 yield below + line
         for i, child in reversed(list(enumerate(children))):
@@ -447,11 +441,12 @@ def _decode(codec: MessageCodec, record: Record) -> Message | str:
         return exc.reason
 
 
-def _replay(args: argparse.Namespace) -> int:
+async def _replay(args: argparse.Namespace) -> int:
     load_team_messages()  # so the records `actorbus run` writes can be decoded
-    with _open(_target(args), args.from_seq) as reader:
-        records = reader.records(args.from_seq, args.to_seq)
-        done, skipped = anyio.run(_replay_into_bus, records, int(args.width))
+    async with _target(args).reader() as reader:
+        records = scan(reader, args.from_seq, args.to_seq)
+        async with aclosing(records):
+            done, skipped = await _replay_into_bus(records, int(args.width))
     print(
         f"\nreplayed {done} record(s) from seq {args.from_seq} into a fresh in-memory bus; "
         f"{skipped} not replayed"
@@ -459,14 +454,14 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _replay_into_bus(records: Iterable[Record], width: int) -> tuple[int, int]:
+async def _replay_into_bus(records: AsyncGenerator[Record, None], width: int) -> tuple[int, int]:
     origin: dict[str, int] = {}
     monitor = _ReplayMonitor(origin, width)
     codec = MessageCodec()
     done = skipped = 0
     async with Bus() as bus:
         await bus.spawn(monitor, name="replay-monitor")
-        for record in records:
+        async for record in records:
             if monitor.broken:
                 raise BrokenPipeError
             problem = await _replay_one(bus, codec, record, origin)

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, final
 
 from .._errors import ActorbusError
-from .._log import JetStreamLog, SqliteLog
-from .._log._jetstream._connect import redact_url
+from .._log import JetStreamLog, SqliteLog, redact_url
 
 if TYPE_CHECKING:
-    from .._log import EventLog
+    from .._log import LogReader
 
 __all__ = ["ENV", "BadLogTarget", "LogTarget", "add_log_options", "log_target"]
 
@@ -72,7 +71,7 @@ class LogTarget:
             return self.value
         return f"{redact_url(self.value)} (stream {self.stream!r})"
 
-    def open_log(self) -> EventLog:
+    def open_log(self) -> SqliteLog | JetStreamLog:
         """Make the log (not yet opened).
 
         Raises:
@@ -92,6 +91,14 @@ class LogTarget:
             raise BadLogTarget(str(exc)) from None
         except ValueError as exc:  # a stream name or subject prefix NATS would not take
             raise BadLogTarget(f"{exc} (see --stream and --subject-prefix)") from None
+
+    def reader(self) -> LogReader:
+        """Make the log's reader (not yet opened: use it with ``async with``).
+
+        Raises:
+            BadLogTarget: as `open_log`.
+        """
+        return self.open_log().reader()
 
     def log_args(self) -> list[str]:
         """Return the options that name this log again, for a command to paste.

@@ -11,8 +11,7 @@ turn failed leaves nothing, so the probing goes a few calls past a gap), turns
 
 `actor_names` lists the actors a log knows of (consumer cursors, senders, dead
 letter topics): the candidates for having handled a message; `handlings` puts the
-two together for one message. Any `JournalSource` serves: `LogReader` (a SQLite
-file) or the records of a JetStream stream loaded with its journal.
+two together for one message. Any `LogReader` serves.
 
 Arguments and results are masked as payloads are: text that is JSON is decoded
 and every secret-looking key's value replaced (`redact`); text that is not JSON
@@ -24,17 +23,17 @@ models layer's types (this layer sits below it): the fields read are those of
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any, Literal, Protocol, final
+from collections.abc import Awaitable, Callable
+from typing import Any, final
 
 import msgspec
 
 from .._journal_keys import call_step, entry_key, replay_mark, tool_entry, turn_entry
-from ._reader import redact
+from ._reading import LogReader
+from ._record import redact
 
 __all__ = [
     "Handling",
-    "JournalSource",
     "JournaledCall",
     "JournaledTool",
     "JournaledTurn",
@@ -46,22 +45,6 @@ __all__ = [
 
 _GAP = 3  # calls probed past one that left no entry, before giving up
 _DEAD = "_dead."
-
-
-class JournalSource(Protocol):
-    """What `actor_names` and `handlings` read: a log's journal, cursors and counts."""
-
-    def journal(self, key: str) -> bytes | None:
-        """Return the journal entry under ``key``, or None."""
-        ...
-
-    def cursors(self) -> dict[str, int]:
-        """Return every consumer's cursor, by name."""
-        ...
-
-    def counts(self, column: Literal["topic", "type", "sender"]) -> dict[str, int]:
-        """Return how many records there are per topic, type or sender."""
-        ...
 
 
 @final
@@ -191,7 +174,7 @@ class _Run(msgspec.Struct, frozen=True):
     duration: float = 0.0
 
 
-JournalGet = Callable[[str], "bytes | None"]
+JournalGet = Callable[[str], Awaitable["bytes | None"]]
 
 
 def masked(text: str) -> Any:
@@ -203,30 +186,30 @@ def masked(text: str) -> Any:
     return redact(data)
 
 
-def actor_names(source: JournalSource) -> list[str]:
-    """Return the names of the actors ``source`` knows of, sorted.
+async def actor_names(reader: LogReader) -> list[str]:
+    """Return the names of the actors ``reader``'s log knows of, sorted.
 
     An actor that handled a message has a cursor (a durable log commits one per
     actor), and one that published or dead-lettered something is a sender or has
     a ``_dead.<name>`` topic.
     """
-    names = set(source.cursors())
-    names.update(name for name in source.counts("sender") if name != "-")  # "-": no sender
-    names.update(t[len(_DEAD) :] for t in source.counts("topic") if t.startswith(_DEAD))
+    names = set(await reader.cursors())
+    names.update(name for name in await reader.counts("sender") if name != "-")  # "-": none
+    names.update(t[len(_DEAD) :] for t in await reader.counts("topic") if t.startswith(_DEAD))
     return sorted(names)
 
 
-def handlings(source: JournalSource, message_id: str, actors: list[str]) -> list[Handling]:
+async def handlings(reader: LogReader, message_id: str, actors: list[str]) -> list[Handling]:
     """Return the handlings of message ``message_id`` by any of ``actors`` that called a model."""
     found = []
     for actor in actors:
-        calls = handling_calls(source.journal, actor, message_id)
+        calls = await handling_calls(reader.journal, actor, message_id)
         if calls:
             found.append(Handling(actor=actor, message_id=message_id, calls=calls))
     return found
 
 
-def handling_calls(journal: JournalGet, actor: str, message_id: str) -> list[JournaledCall]:
+async def handling_calls(journal: JournalGet, actor: str, message_id: str) -> list[JournaledCall]:
     """Return the model calls ``actor`` made while handling ``message_id``, from the journal.
 
     ``journal`` looks an entry up by key (None: no such entry). Empty when the
@@ -235,7 +218,7 @@ def handling_calls(journal: JournalGet, actor: str, message_id: str) -> list[Jou
     calls: list[JournaledCall] = []
     misses = 0
     for n in itertools.count():
-        turns = _turns(journal, actor, message_id, call_step(n))
+        turns = await _turns(journal, actor, message_id, call_step(n))
         if turns:
             calls.append(JournaledCall(index=n, turns=turns))
             misses = 0
@@ -246,22 +229,24 @@ def handling_calls(journal: JournalGet, actor: str, message_id: str) -> list[Jou
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _turns(journal: JournalGet, actor: str, message_id: str, step: str) -> list[JournaledTurn]:
-    def get(entry: str) -> bytes | None:
+async def _turns(
+    journal: JournalGet, actor: str, message_id: str, step: str
+) -> list[JournaledTurn]:
+    def get(entry: str) -> Awaitable[bytes | None]:
         return journal(entry_key(actor, message_id, step, entry))
 
     turns: list[JournaledTurn] = []
     for k in itertools.count():
-        raw = get(turn_entry(k))
+        raw = await get(turn_entry(k))
         if raw is None:
             return turns
-        replayed = get(replay_mark(turn_entry(k))) is not None
+        replayed = await get(replay_mark(turn_entry(k))) is not None
         try:
             turn = msgspec.msgpack.decode(raw, type=_Turn)
         except msgspec.DecodeError as exc:
             turns.append(JournaledTurn(index=k, replayed=replayed, problem=_unreadable(exc)))
             return turns  # what follows cannot be read as this turn's tools
-        tools = [_tool(get, k, i, call) for i, call in enumerate(turn.tool_calls or ())]
+        tools = [await _tool(get, k, i, call) for i, call in enumerate(turn.tool_calls or ())]
         turns.append(
             JournaledTurn(
                 index=k,
@@ -280,16 +265,18 @@ def _turns(journal: JournalGet, actor: str, message_id: str, step: str) -> list[
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _tool(get: JournalGet, k: int, i: int, call: _ToolCall) -> JournaledTool:
+async def _tool(
+    get: Callable[[str], Awaitable[bytes | None]], k: int, i: int, call: _ToolCall
+) -> JournaledTool:
     name = tool_entry(k, i)
     asked = JournaledTool(
         index=i, name=call.function.name, call_id=call.id,
         arguments=masked(call.function.arguments), ran=False,
     )  # fmt: skip
-    raw = get(name)
+    raw = await get(name)
     if raw is None:
         return asked
-    replayed = get(replay_mark(name)) is not None
+    replayed = await get(replay_mark(name)) is not None
     try:
         run = msgspec.msgpack.decode(raw, type=_Run)
     except msgspec.DecodeError as exc:

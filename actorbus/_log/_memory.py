@@ -13,6 +13,7 @@ from typing import final
 from .._errors import LogTruncated
 from .._message import Envelope, Receipt
 from ._admit import Admission
+from ._memory_reader import MemoryReader
 
 __all__ = ["MemoryLog"]
 
@@ -97,3 +98,10 @@ class MemoryLog(Admission):
     async def journal_put(self, key: str, value: bytes) -> None:
         """See `EventLog.journal_put`."""
         self._journal.setdefault(key, value)
+
+    def reader(self) -> MemoryReader:
+        """Return a `LogReader` of the records this log retains, its cursors and journal.
+
+        It reads this log's own memory, so it sees each append at once.
+        """
+        return MemoryReader(self._records, self._cursors, self._journal, lambda: self._seq)

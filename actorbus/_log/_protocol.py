@@ -23,7 +23,15 @@ from typing import Literal, Protocol, runtime_checkable
 
 from .._message import Envelope, Receipt
 
-__all__ = ["ConsumerLog", "EventLog", "Feed", "SyncAppend"]
+__all__ = ["ConsumerLog", "EventLog", "Feed", "StartAt", "SyncAppend"]
+
+StartAt = Literal["earliest", "latest"] | int
+"""Where an actor name starts reading a log (``Bus.spawn(..., start_at=...)``).
+
+``"latest"``: only what is published from now on; ``"earliest"``: everything the
+log still holds, then what comes next; an int: from that seq on. (None, where a
+signature allows it, means the default: resume after the name's cursor.)
+"""
 
 
 @runtime_checkable
@@ -149,7 +157,7 @@ class ConsumerLog(Protocol):
         actor: str,
         patterns: Sequence[str],
         max_in_flight: int,
-        start_at: Literal["earliest", "latest"] | int | None = None,
+        start_at: StartAt | None = None,
     ) -> Feed:
         """Return the feed of actor name ``actor`` subscribed to ``patterns``."""
         ...

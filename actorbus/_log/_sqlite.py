@@ -77,6 +77,7 @@ from ._rows import (
     refused,
 )
 from ._schema import connect, damaged
+from ._sqlite_reader import SqliteReader
 
 __all__ = ["Durability", "SqliteLog"]
 
@@ -247,6 +248,14 @@ class SqliteLog(Admission):
     def max_message_bytes(self) -> int:
         """The largest record accepted, in bytes (see the class docs)."""
         return self._max_message_bytes
+
+    def reader(self) -> SqliteReader:
+        """Return a `LogReader` of this log's file, which opens it read-only.
+
+        It needs no open log: it reads the file at rest, or while this log (or
+        another process) writes it.
+        """
+        return SqliteReader(self._path)
 
     # -- lifecycle ------------------------------------------------------------------
 

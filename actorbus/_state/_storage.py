@@ -4,9 +4,8 @@
 `StateUpdate`); a storage only keeps entries and decides conflicts. Two satisfy
 the protocol: `LocalStorage` (a dict in this process, rebuilt from the log's
 `StateUpdate` records) for `MemoryLog` and `SqliteLog`, and the JetStream log's
-KV bucket (``JetStreamLog.state_store()``), which processes on one server
-share. The log layer sits below this one, so the KV store satisfies the protocol
-structurally and deals in plain data: an entry is a `Stored` tuple.
+KV bucket (`StateBucket`, from ``shared_storage(log)``), which processes on one
+server share. An entry is a `Stored` tuple.
 """
 
 from __future__ import annotations

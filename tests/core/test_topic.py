@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from actorbus import InvalidTopic, TopicIndex, topic_matches, validate_pattern, validate_topic
+from actorbus import InvalidTopic, topic_matches, validate_pattern, validate_topic
+from actorbus._topic import TopicIndex
 
 
 def reference_matches(pattern: list[str], topic: list[str]) -> bool:

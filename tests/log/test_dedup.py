@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from actorbus import DedupWindow
+from actorbus._log._dedup import DedupWindow
 
 T0 = 1_000.0
 

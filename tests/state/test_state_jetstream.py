@@ -17,7 +17,7 @@ import pytest
 from state_behaviour import BusFactory, DurableStateBehaviour
 
 import actorbus as ab
-from actorbus._state import StateStorage
+from actorbus._state import StateStorage, shared_storage
 from actorbus.testing import NatsServer
 
 
@@ -179,17 +179,30 @@ class TestTheBucket:
             with pytest.raises(ab.LogUnavailable, match="did not write"):
                 await bus.state.get("foreign")
 
-    def test_the_bucket_is_a_state_storage(self, nats_server: NatsServer) -> None:
-        # mypy checks the structural match: the log layer cannot name the protocol.
-        store: StateStorage = ab.JetStreamLog(nats_server.url).state_store()
+    def test_a_jetstream_log_shares_one_bucket_storage(self, nats_server: NatsServer) -> None:
+        log = ab.JetStreamLog(nats_server.url)
+        store: StateStorage | None = shared_storage(log)  # mypy checks the protocol
+        assert store is not None
         assert store.keys("") == []
+        assert shared_storage(log) is store  # every bus on the log shares it
+        assert shared_storage(ab.MemoryLog()) is None  # a local state instead
 
     async def test_the_store_of_a_closed_log_says_so(self, nats_server: NatsServer) -> None:
-        log = ab.JetStreamLog(nats_server.url, stream=fresh_name())
+        name = fresh_name()
+        log = ab.JetStreamLog(nats_server.url, stream=name, subject_prefix=name.lower())
+        store = shared_storage(log)
+        assert store is not None
         async with log:
             pass
         with pytest.raises(ab.LogUnavailable, match="not open"):
-            await log.state_store().get("k")
+            await store.get("k")
+
+    async def test_the_storage_joins_before_the_log_opens(self, nats_server: NatsServer) -> None:
+        name = fresh_name()
+        log = ab.JetStreamLog(nats_server.url, stream=name, subject_prefix=name.lower())
+        async with log:
+            with pytest.raises(RuntimeError, match="before the log opens"):
+                shared_storage(log)
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -27,7 +27,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Literal, final
+from typing import TYPE_CHECKING, final
 
 import anyio
 
@@ -35,6 +35,7 @@ from ..._codec import MessageCodec
 from ..._errors import LogUnavailable
 from ..._message import Envelope
 from ..._topic import TopicIndex
+from .._protocol import StartAt
 from ._wire import decode_envelope, name_key
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ActorFeed",
     "Offer",
-    "StartAt",
     "consumer_name",
     "ack_floor",
     "ack_floors",
@@ -57,8 +57,6 @@ logger = logging.getLogger("actorbus.jetstream")
 
 Offer = Callable[[Envelope], Awaitable[None]]
 """How a feed hands an envelope to its mailbox (waits while the mailbox is full)."""
-
-StartAt = Literal["earliest", "latest"] | int | None
 
 API = "$JS.API"
 _EXPIRES = 5.0  # seconds a pull request lingers on the server
@@ -424,7 +422,7 @@ async def open_feed(
     *,
     max_in_flight: int,
     redeliver_after: float,
-    start_at: StartAt,
+    start_at: StartAt | None,
     replicas: int,
     shown_as: str,
 ) -> ActorFeed:

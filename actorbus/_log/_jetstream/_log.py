@@ -15,10 +15,11 @@ with `attach`, hands its own appends over in seq order instead (see `Handover`).
 
 Journal entries and the protocol's own cursors live in two KV buckets,
 ``<stream>_journal`` and ``<stream>_cursors`` (see `Cursors`, `Journal`), and the
-shared state (``bus.state``) in a third, ``<stream>_state`` (see `StateBucket`).
-Reads use short-lived consumers (see `Reader`). The stream and buckets are made on
-open if missing (see ``_setup``). nats-py is asyncio-only: under Trio, `open`
-raises `AsyncioRequired`.
+shared state (``bus.state``) in a third, ``<stream>_state``, kept by the state
+layer through a `Companion` (see `companion`). Reads use short-lived consumers
+(see `Reader`); inspection tools read through a `JetStreamReader` (see `reader`).
+The stream and buckets are made on open if missing (see ``_setup``). nats-py is
+asyncio-only: under Trio, `open` raises `AsyncioRequired`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, TypeVar, final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -41,11 +42,12 @@ from ..._errors import AsyncioRequired, LogUnavailable, MessageTooLarge
 from ..._ids import new_id
 from ..._message import Envelope, Receipt
 from .._dedup import DedupWindow
-from .._reader import Record
+from .._protocol import StartAt
+from ._companion import Companion
 from ._connect import Credentials, connect, import_nats, redact_url
-from ._consumer import ActorFeed, StartAt, ack_floor, ack_floors, open_feed
+from ._consumer import ActorFeed, ack_floor, ack_floors, open_feed
 from ._handover import Deliver, Handover
-from ._kvstate import StateBucket
+from ._inspect import JetStreamReader
 from ._listen import listen
 from ._meta import Cursors, Journal
 from ._publish import Pending, Publisher
@@ -53,7 +55,6 @@ from ._reader import Reader
 from ._setup import (
     check_names,
     ensure_stream,
-    load_bucket,
     load_cursors,
     open_bucket,
     setup_problem,
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
 __all__ = ["JetStreamLog"]
 
 logger = logging.getLogger("actorbus.jetstream")
+
+_C = TypeVar("_C", bound=Companion)
 
 
 class _State(enum.Enum):
@@ -135,6 +138,7 @@ class JetStreamLog:
     __slots__ = (
         "_ack_wait",
         "_codec",
+        "_companions",
         "_conn",
         "_connect_timeout",
         "_credentials",
@@ -150,7 +154,6 @@ class JetStreamLog:
         "_servers",
         "_shown",
         "_state",
-        "_state_bucket",
         "_stream",
     )
 
@@ -203,7 +206,7 @@ class JetStreamLog:
         self._deliver: Deliver | None = None
         self._last_seq = 0
         self._feeds: weakref.WeakSet[ActorFeed] = weakref.WeakSet()
-        self._state_bucket = StateBucket(self._shown_as)
+        self._companions: dict[str, Companion] = {}
 
     def __repr__(self) -> str:
         return f"JetStreamLog({self._shown!r}, stream={self._stream!r}, last_seq={self.last_seq})"
@@ -258,7 +261,7 @@ class JetStreamLog:
             conn = self._conn = await self._setup(client)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._state_bucket.close()
+                await self._close_companions()
                 await client.close()
             raise
         conn.handover.deliver = self._deliver
@@ -268,7 +271,8 @@ class JetStreamLog:
         tg.start_soon(conn.publisher.run, name="actorbus:jetstream-resend")
         tg.start_soon(conn.cursors.run, name="actorbus:jetstream-cursors")
         tg.start_soon(conn.handover.fill_gaps, name="actorbus:jetstream-gaps")
-        tg.start_soon(self._state_bucket.follow, name="actorbus:jetstream-state")
+        for name, companion in self._companions.items():
+            tg.start_soon(companion.follow, name=f"actorbus:jetstream-{name}")
 
     async def _setup(self, client: Client) -> _Conn:
         js, shown = client.jetstream(), self._shown_as
@@ -292,10 +296,10 @@ class JetStreamLog:
                 handover.answered, handover.failed,
             )  # fmt: skip
             await publisher.open(last)
-            state = f"{self._stream}_state"
-            await self._state_bucket.open(
-                client, js, await open_bucket(js, state, self._replicas), state
-            )
+            for name, companion in self._companions.items():
+                bucket = f"{self._stream}_{name}"
+                kv = await open_bucket(js, bucket, self._replicas)
+                await companion.open(client, js, kv, bucket)
         except LogUnavailable:
             raise
         except Exception as exc:
@@ -331,8 +335,12 @@ class JetStreamLog:
             self._state = _State.CLOSED
             self._conn = None
             with anyio.CancelScope(shield=True):
-                await self._state_bucket.close()
+                await self._close_companions()
                 await self._disconnect(conn)
+
+    async def _close_companions(self) -> None:
+        for companion in self._companions.values():
+            await companion.close()
 
     async def _disconnect(self, conn: _Conn) -> None:
         conn.publisher.close("the log closed before the server confirmed the record")
@@ -445,34 +453,6 @@ class JetStreamLog:
         """
         return await self._open().reader.read_topic_prefix(prefix)
 
-    async def read_records(self, from_seq: int, limit: int = 1000) -> list[Record]:
-        """Return up to ``limit`` records as stored, from ``from_seq`` on, in seq order.
-
-        For inspection tools (``actorbus log``): payloads stay msgpack, so no
-        message class is needed. Unlike `read`, seqs the stream no longer holds
-        are skipped: the records start at the oldest one kept.
-
-        Raises:
-            LogUnavailable: the log is not open, or the server did not answer.
-        """
-        return await self._open().reader.read_records(from_seq, limit)
-
-    async def read_journal(self) -> dict[str, bytes]:
-        """Return every journal entry, by key: for inspection tools (``actorbus log trace``).
-
-        Reads the whole ``<stream>_journal`` bucket (the newest value of each key).
-
-        Raises:
-            LogUnavailable: the log is not open, or the server did not answer.
-        """
-        client = self._open().client
-        try:
-            return await load_bucket(client, client.jetstream(), f"{self._stream}_journal")
-        except Exception as exc:
-            raise LogUnavailable(
-                self._shown_as, f"reading the journal failed ({type(exc).__name__}: {exc})"
-            ) from exc
-
     # -- consuming --------------------------------------------------------------------
 
     async def consume(
@@ -480,7 +460,7 @@ class JetStreamLog:
         actor: str,
         patterns: Sequence[str],
         max_in_flight: int,
-        start_at: StartAt = None,
+        start_at: StartAt | None = None,
     ) -> ActorFeed:
         """Return the feed of actor name ``actor``: its durable consumer, shared by name.
 
@@ -572,15 +552,41 @@ class JetStreamLog:
         """See `EventLog.journal_put`: returns once the KV bucket holds it."""
         await self._open().journal.put(key, value)
 
-    # -- shared state -----------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------
 
-    def state_store(self) -> StateBucket:
-        """Return where ``bus.state`` is kept: the KV bucket ``<stream>_state``.
+    def reader(self) -> JetStreamReader:
+        """Return a `LogReader` of this log's stream, on a connection of its own.
 
-        A `Bus` on this log uses it instead of a state of its own, so every bus on
-        the stream shares one state. Usable while the log is open.
+        It needs no open log, and never creates the stream or a bucket (see
+        `JetStreamReader`): for tools that look into a log another process writes.
         """
-        return self._state_bucket
+        return JetStreamReader(
+            self._servers, self._credentials, self._connect_timeout, self._stream,
+            self._prefix, self._shown_as,
+        )  # fmt: skip
+
+    # -- companions -----------------------------------------------------------------
+
+    def companion(self, name: str, make: Callable[[str], _C]) -> _C:
+        """Return the companion kept in the KV bucket ``<stream>_<name>``, made on first use.
+
+        For a layer above the log (the shared state): ``make(shown_as)`` builds it the
+        first time a name is asked for, and every later call returns that one. The
+        log opens the bucket (creating it if missing) and the companion with itself,
+        runs its ``follow`` while open, and closes it on exit (see `Companion`).
+
+        Raises:
+            RuntimeError: the log is open already (a companion joins at open).
+        """
+        found = self._companions.get(name)
+        if found is None:
+            if self._state is _State.OPEN or self._state is _State.CLOSING:
+                raise RuntimeError(
+                    f"JetStreamLog: {name!r} must be set up before the log opens (make the "
+                    "Bus first: it opens its log)"
+                )
+            found = self._companions[name] = make(self._shown_as)
+        return found  # type: ignore[return-value]  # made by `make` under this name
 
 
 async def _repeat_of(other: Pending, msg_id: str) -> Receipt:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.js import JetStreamContext
 
-__all__ = ["pull"]
+__all__ = ["Batches", "pull", "read_consumer"]
 
 logger = logging.getLogger("actorbus.jetstream")
 
@@ -46,6 +48,33 @@ async def pull(
         TimeoutError: the server stopped answering mid-read.
         nats.errors.Error: the consumer could not be made.
     """
+    found: list[Msg] = []
+    async with read_consumer(
+        client, js, stream, filter_subject, start_seq=start_seq, last_per_subject=last_per_subject
+    ) as batches:
+        while not batches.done and len(found) < limit:
+            found += await batches.next(min(_BATCH, limit - len(found)))
+    return found
+
+
+@asynccontextmanager
+async def read_consumer(
+    client: Client,
+    js: JetStreamContext,
+    stream: str,
+    filter_subject: str,
+    *,
+    start_seq: int = 0,
+    last_per_subject: bool = False,
+    headers_only: bool = False,
+) -> AsyncIterator[Batches]:
+    """Make a read consumer (see the module docs), hand out its batches, then delete it.
+
+    With ``headers_only``, messages come without their payload (for indexing).
+
+    Raises:
+        nats.errors.Error: the consumer could not be made.
+    """
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     if last_per_subject:
@@ -60,10 +89,11 @@ async def pull(
         inactive_threshold=60.0,
         mem_storage=True,
         num_replicas=1,
+        headers_only=headers_only or None,
     )
     info = await js.add_consumer(stream, config)
     try:
-        return await _pull_all(client, stream, info.name, limit)
+        yield Batches(client, f"{API}.CONSUMER.MSG.NEXT.{stream}.{info.name}")
     finally:
         try:
             await js.delete_consumer(stream, info.name)
@@ -71,15 +101,28 @@ async def pull(
             logger.debug("deleting the read consumer %s failed", info.name, exc_info=True)
 
 
-async def _pull_all(client: Client, stream: str, consumer: str, limit: int) -> list[Msg]:
-    found: list[Msg] = []
-    while len(found) < limit:
-        batch = min(_BATCH, limit - len(found))
-        got = await _pull_batch(client, f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}", batch)
-        found.extend(got)
+@final
+class Batches:
+    """The batches of one read consumer, in seq order."""
+
+    __slots__ = ("_client", "_next_subject", "done")
+
+    def __init__(self, client: Client, next_subject: str) -> None:
+        self._client = client
+        self._next_subject = next_subject
+        self.done = False
+        """Whether the consumer has handed out every message it matches."""
+
+    async def next(self, batch: int) -> list[Msg]:
+        """Return up to ``batch`` more messages (fewer, and `done` set, at the end).
+
+        Raises:
+            TimeoutError: the server stopped answering mid-read.
+        """
+        got = await _pull_batch(self._client, self._next_subject, batch)
         if len(got) < batch or got[-1].metadata.num_pending == 0:
-            break
-    return found
+            self.done = True
+        return got
 
 
 async def _pull_batch(client: Client, next_subject: str, batch: int) -> list[Msg]:

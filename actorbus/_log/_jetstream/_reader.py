@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any, final
 from ..._codec import MessageCodec
 from ..._errors import LogTruncated, LogUnavailable
 from ..._message import Envelope
-from .._reader import Record
 from ._pull import pull
-from ._wire import decode_envelope, decode_record
+from ._wire import decode_envelope
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -86,38 +85,6 @@ class Reader:
         except Exception as exc:
             raise self._unavailable("reading records", exc) from exc
         return [self._decode(msg) for msg in msgs]
-
-    async def read_records(self, from_seq: int, limit: int) -> list[Record]:
-        """Return up to ``limit`` records as stored, from ``from_seq`` (or the oldest kept) on.
-
-        Raises:
-            LogUnavailable: the server did not answer.
-        """
-        try:
-            info = await self._js.stream_info(self._stream)
-        except Exception as exc:
-            raise self._unavailable("reading the stream's state", exc) from exc
-        state = info.state
-        from_seq = max(from_seq, state.first_seq, 1)
-        if limit < 1 or not state.messages or from_seq > state.last_seq:
-            return []
-        subject = f"{self._prefix}.>"
-        try:
-            msgs = await pull(self._client, self._js, self._stream, subject,
-                              start_seq=from_seq, limit=limit)  # fmt: skip
-        except Exception as exc:
-            raise self._unavailable("reading records", exc) from exc
-        return [self._record(msg) for msg in msgs]
-
-    def _record(self, msg: Msg) -> Record:
-        meta = msg.metadata
-        return decode_record(
-            meta.sequence.stream,
-            msg.subject[len(self._prefix) + 1 :],
-            msg.headers,
-            msg.data,
-            meta.timestamp.timestamp(),
-        )
 
     def _decode(self, msg: Msg) -> Envelope:
         meta = msg.metadata

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from ..._codec import MessageCodec
 from ..._errors import UndecodableRecord
 from ..._message import Envelope, Message, Undecodable
-from .._reader import Record
+from .._record import Record
 
 __all__ = [
     "ID",

@@ -11,9 +11,8 @@ nothing, while an actor stopped with work queued is behind by that work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-from .._log._reader import Record
+from ._reading import LogReader
+from ._scan import scan
 
 __all__ = ["LAG_NOTE", "lags"]
 
@@ -21,14 +20,12 @@ LAG_NOTE = (
     "(lag: records after the cursor on the topics the consumer is seen handling: "
     "its cursor's, and those its own messages answer)"
 )
-"""What ``actorbus log stats`` says the lag column counts."""
+"""What the lag `lags` gives counts, as ``actorbus log stats`` says it."""
 
 
-def lags(records: Iterable[Record], cursors: Mapping[str, int]) -> dict[str, int]:
-    """Return each consumer's lag (see the module docs), in one pass over ``records``.
-
-    ``records`` are the log's, in seq order; ``cursors`` map consumer -> cursor.
-    """
+async def lags(reader: LogReader) -> dict[str, int]:
+    """Return each consumer's lag (see the module docs), by name, in one pass over the log."""
+    cursors = await reader.cursors()
     topic_of: dict[str, str] = {}  # every record's id -> topic: causes come before effects
     handled: dict[str, set[str]] = {name: set() for name in cursors}
     by_topic: dict[str, list[int]] = {}  # seqs per topic, past the lowest cursor
@@ -36,7 +33,7 @@ def lags(records: Iterable[Record], cursors: Mapping[str, int]) -> dict[str, int
     at_cursor: dict[int, list[str]] = {}
     for name, cursor in cursors.items():
         at_cursor.setdefault(cursor, []).append(name)
-    for record in records:
+    async for record in scan(reader):
         topic_of[record.id] = record.topic
         sender = record.sender
         if sender in handled and record.causation in topic_of:

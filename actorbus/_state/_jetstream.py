@@ -1,7 +1,9 @@
 """`bus.state` in a JetStream KV bucket, ``<stream>_state``, shared by every bus on the stream.
 
-`StateBucket` satisfies the state layer's storage protocol (``_state._storage``)
-structurally: it is below that layer, so it hands back plain tuples
+`shared_storage` gives a `Bus` on a `JetStreamLog` this storage instead of a local
+one: a `StateBucket`, registered with the log as its ``state`` companion, so the
+log opens the bucket with itself (and closes it) although it sits below this
+layer (see ``_log._jetstream._companion``). Entries are `Stored` tuples
 ``(msgpack of the value, revision, updated_by, updated_at)``.
 
 - A key's revision is the KV entry's revision (the bucket stream's sequence): it
@@ -25,25 +27,24 @@ Errors from the server become `LogUnavailable`; a lost compare becomes
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
 import anyio
 import msgspec
 
-from ..._errors import LogUnavailable, MessageTooLarge, StateConflict
-from ._wire import MAX_PAYLOAD_SETTING, key_name, name_key
+from .._errors import LogUnavailable, MessageTooLarge, StateConflict
+from .._log import EventLog, JetStreamLog
+from .._log._jetstream._wire import MAX_PAYLOAD_SETTING, key_name, name_key
+from ._storage import StateStorage, Stored, Undo
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
     from nats.js.kv import KeyValue
 
-__all__ = ["StateBucket"]
+__all__ = ["StateBucket", "shared_storage"]
 
 logger = logging.getLogger("actorbus.jetstream")
-
-Stored = tuple[bytes, int, str | None, float]
 
 _LOAD_TIMEOUT = 30.0  # seconds to load the keys on open
 
@@ -70,6 +71,17 @@ def kv_key(key: str) -> str:
 def state_key(kv_key: str) -> str:
     """Undo `kv_key`."""
     return ".".join(key_name(token) for token in kv_key.split("."))
+
+
+def shared_storage(log: EventLog) -> StateStorage | None:
+    """Return the storage ``log`` keeps a shared state in, or None for a local state.
+
+    A `JetStreamLog` keeps it in its KV bucket ``<stream>_state`` (one `StateBucket`
+    per log, whoever asks); call it before the log opens.
+    """
+    if isinstance(log, JetStreamLog):
+        return log.companion("state", StateBucket)
+    return None
 
 
 @final
@@ -153,7 +165,7 @@ class StateBucket:
 
     async def write(
         self, key: str, raw: bytes | None, expected: int | None, by: str | None, at: float
-    ) -> tuple[int, Callable[[], None] | None]:
+    ) -> tuple[int, Undo | None]:
         """Set ``key`` to ``raw`` (None: delete) if its revision is ``expected`` (None: any).
 
         Returns the new revision, and no undo: others may have read the change.

@@ -1,0 +1,327 @@
+"""`SqliteReader`: a `LogReader` of a `SqliteLog` file, which it never writes to.
+
+The reader checks the header, then opens the file through SQLite's read-only
+mode and checks the application id and schema version before it reads a record;
+anything else raises `LogFileError`, with the file left as it was.
+
+A log at rest (no writer: no ``-wal`` or ``-journal`` file beside it) is opened
+``immutable``, because a read-only connection to a WAL database would otherwise
+create ``-wal`` and ``-shm`` files next to it and could not remove them. While a
+writer runs those files exist already, and the reader joins them as an ordinary
+read-only connection, so it sees each commit as it lands. An immutable reader
+would not see a writer that starts after it opened (and would be unsafe once
+that writer checkpoints), so before each query the reader looks again and
+reopens the file if a writer came or went. `follow` lets the file go between its
+polls, so a writer that stops can remove its ``-wal`` and ``-shm`` files; a
+reader held open meanwhile keeps them there (harmless: the next writer to open
+the file removes them).
+
+Queries run in a thread of the reader's own, one at a time, so the event loop
+never waits on the disk. Pages are SQL queries on the seq (the primary key), and
+ids and causes are indexed: nothing is loaded beyond the page asked for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, final
+from urllib.parse import quote
+
+import anyio
+
+from .._backend import Worker, worker
+from .._errors import LogFileError
+from .._topic import topic_matches
+from ._reading import CountColumn, RecordFilter, RecordPage
+from ._record import LogSummary, Record
+from ._scan import checked_column, checked_limit, poll, sorted_counts
+from ._schema import APPLICATION_ID, SCHEMA_VERSION, damaged
+
+__all__ = ["SqliteReader"]
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_COLUMNS = "seq, id, topic, type, sender, timestamp, correlation_id, reply_to, causation, payload"
+_TOP = 2**63 - 1  # the highest seq SQLite holds
+_SIDE_FILES = ("-wal", "-journal")
+_EQUAL = ("type", "sender", "correlation_id", "causation")  # fields matched as they are
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    seq, msg_id, topic, tag, sender, timestamp, correlation, reply_to, causation, payload = row
+    return Record(
+        seq, msg_id, topic, tag, sender, timestamp, correlation, reply_to, causation, _blob(payload)
+    )
+
+
+def _blob(value: object) -> bytes:
+    # A payload is a BLOB, but SQLite stores whatever a hand (or a bug) put there:
+    # text is taken as its UTF-8 bytes, anything else as nothing (undecodable).
+    if isinstance(value, bytes):
+        return value
+    return value.encode() if isinstance(value, str) else b""
+
+
+def _glob_prefix(pattern: str) -> str:
+    # The literal tokens before the first wildcard, as a GLOB prefix ('' if none).
+    literal = []
+    for token in pattern.split("."):
+        if token in ("*", ">"):
+            break
+        literal.append(token)
+    if not literal:
+        return ""
+    escaped = "".join(f"[{c}]" if c in "*?[" else c for c in ".".join(literal))
+    return escaped + ".*"
+
+
+def _where(low: int, high: int, where: RecordFilter | None) -> tuple[str, list[Any]]:
+    """Return the WHERE clause and its arguments for a page."""
+    clauses: list[str] = ["seq BETWEEN ? AND ?"]
+    args: list[Any] = [low, high]
+    if where is None:
+        return clauses[0], args
+    for column in _EQUAL:  # causation is indexed: SQLite then walks that index, in seq order
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    pattern = where.topic
+    if pattern is not None and pattern != ">":
+        if "*" not in pattern and ">" not in pattern:
+            clauses.append("topic = ?")
+            args.append(pattern)
+        else:
+            prefix = _glob_prefix(pattern)
+            if prefix:
+                clauses.append("topic GLOB ?")  # cheap, before the exact match below
+                args.append(prefix)
+            clauses.append("topic_matches(?, topic)")
+            args.append(pattern)
+    return " AND ".join(clauses), args
+
+
+@final
+class SqliteReader:
+    """Reads a `SqliteLog` file without changing it (see `LogReader`).
+
+    Made by `SqliteLog.reader` (``SqliteLog(path).reader()``).
+
+    Args:
+        path: the log file.
+
+    Version added: 0.1
+    """
+
+    __slots__ = ("_conn", "_immutable", "_path", "_worker")
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._immutable = False
+        self._worker: Worker | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteReader({str(self._path)!r})"
+
+    @property
+    def path(self) -> Path:
+        """The log file."""
+        return self._path
+
+    # -- opening and closing ---------------------------------------------------------
+
+    async def open(self) -> None:
+        """See `LogReader.open`.
+
+        Raises:
+            LogFileError: the file is missing, unreadable, not an actorbus log, of
+                another schema version, or damaged.
+        """
+        if self._worker is not None:
+            raise RuntimeError("this SqliteReader is already open")
+        self._worker = worker()
+        try:
+            await self._worker.run(self._connect)
+        except BaseException:
+            self._worker.stop()
+            self._worker = None
+            raise
+
+    async def aclose(self) -> None:
+        """See `LogReader.aclose`."""
+        running, self._worker = self._worker, None
+        if running is not None:
+            try:
+                with anyio.CancelScope(shield=True):  # a cancelled caller still lets go
+                    await running.run(self._disconnect)
+            finally:
+                running.stop()
+
+    async def __aenter__(self) -> SqliteReader:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _connect(self) -> None:
+        # In the worker's thread, as is every use of the connection.
+        self._disconnect()
+        self._check_header()
+        at_rest = self._at_rest()
+        uri = f"file:{quote(str(self._path.resolve()))}?mode=ro"
+        try:
+            conn = sqlite3.connect(
+                uri + ("&immutable=1" if at_rest else ""), uri=True, isolation_level=None
+            )
+        except sqlite3.DatabaseError as exc:
+            raise LogFileError(str(self._path), damaged(exc)) from exc
+        try:
+            self._check_schema(conn)
+            conn.create_function("topic_matches", 2, topic_matches, deterministic=True)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LogFileError(str(self._path), damaged(exc)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._immutable = conn, at_rest
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _at_rest(self) -> bool:
+        path = self._path
+        return not any(path.with_name(path.name + suffix).exists() for suffix in _SIDE_FILES)
+
+    def _check_header(self) -> None:
+        path = str(self._path)
+        try:
+            with self._path.open("rb") as file:
+                header = file.read(len(_SQLITE_MAGIC))
+        except FileNotFoundError:
+            raise LogFileError(path, "there is no such file") from None
+        except IsADirectoryError:
+            raise LogFileError(path, "it is a directory, not a log file") from None
+        except OSError as exc:
+            raise LogFileError(path, f"it cannot be read ({exc.strerror})") from exc
+        if header != _SQLITE_MAGIC:
+            what = "an empty file" if not header else "not an SQLite database (wrong header)"
+            raise LogFileError(path, f"it is {what}, not an actorbus log")
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if application_id != APPLICATION_ID:
+            raise LogFileError(
+                str(self._path),
+                "it is an SQLite database of another application, not an actorbus log",
+            )
+        if version != SCHEMA_VERSION:
+            raise LogFileError(
+                str(self._path),
+                f"its schema is version {version}, and this actorbus reads version "
+                f"{SCHEMA_VERSION}",
+            )
+
+    # -- querying --------------------------------------------------------------------
+
+    async def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        running = self._worker
+        if running is None:
+            raise RuntimeError("this SqliteReader is not open; use it inside `async with`")
+        return await running.run(self._rows, sql, args)
+
+    def _rows(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+        # In the worker's thread. Joins a writer that started since the file was
+        # opened at rest, and lets go of one that has stopped (see the module docs).
+        if self._conn is None or self._immutable != self._at_rest():
+            self._connect()
+        assert self._conn is not None
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise LogFileError(str(self._path), damaged(exc)) from exc
+
+    async def _select(self, where: str, args: Any, order: str = "seq", limit: int = -1) -> Any:
+        sql = f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY {order} LIMIT {limit:d}"
+        return [_record(row) for row in await self._query(sql, args)]
+
+    # -- the LogReader protocol ------------------------------------------------------
+
+    async def last_seq(self) -> int:
+        """See `LogReader.last_seq`."""
+        return int((await self._query("SELECT coalesce(max(seq), 0) FROM records"))[0][0])
+
+    async def summary(self) -> LogSummary:
+        """See `LogReader.summary`."""
+        count = int((await self._query("SELECT count(*) FROM records"))[0][0])
+        first = await self._select("1", (), "seq", 1)
+        last = await self._select("1", (), "seq DESC", 1)
+        return LogSummary(
+            count=count, first=first[0] if first else None, last=last[0] if last else None
+        )
+
+    async def records(
+        self,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        *,
+        where: RecordFilter | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> RecordPage:
+        """See `LogReader.records`: one query, walking the seq (or cause) index."""
+        checked_limit(limit)
+        clause, args = _where(max(from_seq, 1), _TOP if to_seq is None else to_seq, where)
+        order = "seq DESC" if newest_first else "seq"
+        found = await self._select(clause, args, order, limit + 1)  # one more: is there a next?
+        if len(found) > limit:
+            return RecordPage(found[:limit], found[limit].seq)
+        return RecordPage(found, None)
+
+    async def record(self, msg_id: str) -> Record | None:
+        """See `LogReader.record`."""
+        found = await self._select("id = ?", (msg_id,), "seq DESC", 1)
+        return found[0] if found else None
+
+    async def at(self, seq: int) -> Record | None:
+        """See `LogReader.at`."""
+        found = await self._select("seq = ?", (seq,))
+        return found[0] if found else None
+
+    async def counts(self, column: CountColumn) -> dict[str, int]:
+        """See `LogReader.counts`."""
+        checked_column(column)
+        sql = f"SELECT coalesce({column}, '-'), count(*) FROM records GROUP BY {column}"
+        return sorted_counts({str(name): int(n) for name, n in await self._query(sql)})
+
+    async def cursors(self) -> dict[str, int]:
+        """See `LogReader.cursors`."""
+        rows = await self._query("SELECT consumer, seq FROM cursors ORDER BY consumer")
+        return {str(name): int(seq) for name, seq in rows}
+
+    async def journal(self, key: str) -> bytes | None:
+        """See `LogReader.journal`."""
+        rows = await self._query("SELECT value FROM journal WHERE key = ?", (key,))
+        return _blob(rows[0][0]) if rows else None
+
+    def follow(
+        self, after_seq: int, *, where: RecordFilter | None = None, interval: float = 0.2
+    ) -> AsyncGenerator[Record, None]:
+        """See `LogReader.follow`: the file is let go between polls (see the module docs)."""
+        return poll(self, after_seq, where, interval, self._let_go)
+
+    async def _let_go(self) -> None:
+        if self._worker is not None:
+            await self._worker.run(self._disconnect)
