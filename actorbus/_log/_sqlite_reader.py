@@ -18,7 +18,13 @@ the file removes them).
 
 Queries run in a thread of the reader's own, one at a time, so the event loop
 never waits on the disk. Pages are SQL queries on the seq (the primary key), and
-ids and causes are indexed: nothing is loaded beyond the page asked for.
+ids and causes are indexed: nothing is loaded beyond the page asked for. In a
+file of schema version 2, topic, type, sender and correlation id are indexed
+too, so a filtered page walks an index in seq order however rare the matches
+are; a topic pattern with wildcards is first turned into the topics it matches
+(read from the topic index, a few lookups per topic), then matched as a list.
+An older file is read as it is, without those indexes: the same answers, with
+filters that scan (see ``_schema``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from .._topic import topic_matches
 from ._reading import CountColumn, RecordFilter, RecordPage
 from ._record import LogSummary, Record
 from ._scan import checked_column, checked_limit, poll, sorted_counts
-from ._schema import APPLICATION_ID, SCHEMA_VERSION, damaged
+from ._schema import APPLICATION_ID, READABLE_VERSIONS, SCHEMA_VERSION, damaged
 
 __all__ = ["SqliteReader"]
 
@@ -47,6 +53,18 @@ _COLUMNS = "seq, id, topic, type, sender, timestamp, correlation_id, reply_to, c
 _TOP = 2**63 - 1  # the highest seq SQLite holds
 _SIDE_FILES = ("-wal", "-journal")
 _EQUAL = ("type", "sender", "correlation_id", "causation")  # fields matched as they are
+_MOST_TOPICS = 500  # a pattern matching more is matched row by row, not as a list
+# The distinct topics from a first one on, read from the topic index (a "loose index
+# scan": one lookup per topic, where SELECT DISTINCT would walk every entry).
+_TOPICS_FROM = """
+WITH RECURSIVE t(topic) AS (
+    SELECT min(topic) FROM records WHERE topic >= :low
+    UNION ALL
+    SELECT (SELECT min(topic) FROM records WHERE topic > t.topic) FROM t
+    WHERE t.topic IS NOT NULL AND (:high IS NULL OR t.topic < :high)
+)
+SELECT topic FROM t WHERE topic IS NOT NULL AND (:high IS NULL OR topic < :high) LIMIT :most
+"""
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -77,13 +95,32 @@ def _glob_prefix(pattern: str) -> str:
     return escaped + ".*"
 
 
-def _where(low: int, high: int, where: RecordFilter | None) -> tuple[str, list[Any]]:
-    """Return the WHERE clause and its arguments for a page."""
+def _literal_prefix(pattern: str) -> str:
+    # The literal tokens before the first wildcard, with their dot ('' if none).
+    literal = []
+    for token in pattern.split("."):
+        if token in ("*", ">"):
+            break
+        literal.append(token + ".")
+    return "".join(literal)
+
+
+def _wild(pattern: str | None) -> bool:
+    return pattern is not None and pattern != ">" and ("*" in pattern or ">" in pattern)
+
+
+def _where(
+    low: int, high: int, where: RecordFilter | None, topics: list[str] | None = None
+) -> tuple[str, list[Any]]:
+    """Return the WHERE clause and its arguments for a page.
+
+    ``topics``: the topics a wildcard pattern matches, when they were listed.
+    """
     clauses: list[str] = ["seq BETWEEN ? AND ?"]
     args: list[Any] = [low, high]
     if where is None:
         return clauses[0], args
-    for column in _EQUAL:  # causation is indexed: SQLite then walks that index, in seq order
+    for column in _EQUAL:  # each is indexed: SQLite then walks that index, in seq order
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -93,6 +130,11 @@ def _where(low: int, high: int, where: RecordFilter | None) -> tuple[str, list[A
         if "*" not in pattern and ">" not in pattern:
             clauses.append("topic = ?")
             args.append(pattern)
+        elif topics is not None:
+            # SQLite walks the topic index once per topic, each in seq order, and
+            # stops each walk once the page is full (its ORDER BY ... LIMIT early-out).
+            clauses.append(f"topic IN ({','.join('?' * len(topics))})")
+            args += topics
         else:
             prefix = _glob_prefix(pattern)
             if prefix:
@@ -115,12 +157,13 @@ class SqliteReader:
     Version added: 0.1
     """
 
-    __slots__ = ("_conn", "_immutable", "_path", "_worker")
+    __slots__ = ("_conn", "_immutable", "_indexed", "_path", "_worker")
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._immutable = False
+        self._indexed = False  # the file has the topic index (schema version 2)
         self._worker: Worker | None = None
 
     def __repr__(self) -> str:
@@ -187,6 +230,12 @@ class SqliteReader:
         try:
             self._check_schema(conn)
             conn.create_function("topic_matches", 2, topic_matches, deterministic=True)
+            self._indexed = bool(
+                conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?",
+                    ("records_topic",),
+                ).fetchone()[0]
+            )
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LogFileError(str(self._path), damaged(exc)) from exc
@@ -227,22 +276,26 @@ class SqliteReader:
                 str(self._path),
                 "it is an SQLite database of another application, not an actorbus log",
             )
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
+            newer = version > SCHEMA_VERSION
             raise LogFileError(
                 str(self._path),
-                f"its schema is version {version}, and this actorbus reads version "
-                f"{SCHEMA_VERSION}",
+                f"its schema is version {version}, and this actorbus reads versions "
+                f"{', '.join(map(str, sorted(READABLE_VERSIONS)))}"
+                + ("; upgrade actorbus to read it" if newer else ""),
             )
 
     # -- querying --------------------------------------------------------------------
 
-    async def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+    async def _query(
+        self, sql: str, args: tuple[Any, ...] | list[Any] | dict[str, Any] = ()
+    ) -> list[Any]:
         running = self._worker
         if running is None:
             raise RuntimeError("this SqliteReader is not open; use it inside `async with`")
         return await running.run(self._rows, sql, args)
 
-    def _rows(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+    def _rows(self, sql: str, args: tuple[Any, ...] | list[Any] | dict[str, Any]) -> list[Any]:
         # In the worker's thread. Joins a writer that started since the file was
         # opened at rest, and lets go of one that has stopped (see the module docs).
         if self._conn is None or self._immutable != self._at_rest():
@@ -283,12 +336,32 @@ class SqliteReader:
     ) -> RecordPage:
         """See `LogReader.records`: one query, walking the seq (or cause) index."""
         checked_limit(limit)
-        clause, args = _where(max(from_seq, 1), _TOP if to_seq is None else to_seq, where)
+        topics = None
+        if where is not None and _wild(where.topic) and where.causation is None:
+            assert where.topic is not None
+            topics = await self._topics_matching(where.topic)
+            if topics == []:
+                return RecordPage([], None)
+        low, high = max(from_seq, 1), _TOP if to_seq is None else to_seq
+        clause, args = _where(low, high, where, topics)
         order = "seq DESC" if newest_first else "seq"
         found = await self._select(clause, args, order, limit + 1)  # one more: is there a next?
         if len(found) > limit:
             return RecordPage(found[:limit], found[limit].seq)
         return RecordPage(found, None)
+
+    async def _topics_matching(self, pattern: str) -> list[str] | None:
+        """Return the topics ``pattern`` matches, or None: too many, or no topic index."""
+        if not self._indexed:
+            return None
+        low = _literal_prefix(pattern)
+        # Past every topic starting with `low`: its last character, one code point up.
+        high = low[:-1] + chr(ord(low[-1]) + 1) if low else None
+        found = await self._query(_TOPICS_FROM, {"low": low, "high": high, "most": _MOST_TOPICS})
+        topics = [str(topic) for (topic,) in found]
+        if len(topics) == _MOST_TOPICS:
+            return None
+        return [topic for topic in topics if topic_matches(pattern, topic)]
 
     async def record(self, msg_id: str) -> Record | None:
         """See `LogReader.record`."""

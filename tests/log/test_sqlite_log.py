@@ -719,3 +719,62 @@ class TestUndecodableRecords:
         shutil.copyfile(path, copy)
         async with ab.SqliteLog(copy) as log:
             assert [r.message for r in await log.read(1)] == [SqNote(n=n) for n in range(5)]
+
+
+# --- schema version 2: the filter indexes (issue 16, point 5) ---------------------------------
+
+FILTER_INDEXES = {"records_topic", "records_type", "records_sender", "records_correlation"}
+
+
+def indexes(path: Path) -> set[str]:
+    return {name for (name,) in query(path, "SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+async def make_version_1_log(path: Path) -> None:
+    """A log as schema version 1 left it: the records indexed by id and cause only."""
+    async with ab.SqliteLog(path) as log:
+        for n in range(20):
+            topic = f"v1.{'even' if n % 2 == 0 else 'odd'}"
+            await log.append(ab.Envelope(f"v1-{n}", topic, SqNote(n=n), time.time(), f"s{n % 3}"))
+    with connect(path) as conn:
+        for name in FILTER_INDEXES:
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("VACUUM")
+
+
+class TestSchemaMigration:
+    async def test_a_new_log_has_every_filter_index(self, tmp_path: Path) -> None:
+        path = tmp_path / "log.db"
+        await make_log(path)
+        assert query(path, "PRAGMA user_version") == [(2,)]
+        assert FILTER_INDEXES <= indexes(path)
+
+    async def test_an_old_file_gets_the_indexes_when_opened_for_writing(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "log.db"
+        await make_version_1_log(path)
+        assert not FILTER_INDEXES & indexes(path)
+        async with ab.SqliteLog(path) as log:
+            assert (await log.append(note(99))).seq == 21  # and it goes on
+        assert query(path, "PRAGMA user_version") == [(2,)]
+        assert FILTER_INDEXES <= indexes(path)
+        assert seqs_in_file(path) == list(range(1, 22))
+        plan = query(path, "EXPLAIN QUERY PLAN SELECT seq FROM records WHERE type = ?", "SqNote")
+        assert "records_type" in str(plan)
+
+    async def test_an_old_file_is_read_as_it_is_and_left_untouched(self, tmp_path: Path) -> None:
+        path = tmp_path / "log.db"
+        await make_version_1_log(path)
+        before = digest(path)
+        async with ab.SqliteLog(path).reader() as reader:
+            every = [r.seq for r in (await reader.records(limit=1000)).records]
+            odd = await reader.records(where=ab.RecordFilter(topic="v1.*", sender="s1"))
+            tail = await reader.records(where=ab.RecordFilter(topic="*.odd"), newest_first=True)
+        assert every == list(range(1, 21))
+        assert [r.seq for r in odd.records] == [n + 1 for n in range(20) if n % 3 == 1]
+        assert [r.seq for r in tail.records] == [n + 1 for n in range(19, -1, -2)]
+        assert digest(path) == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["log.db"]
+        assert query(path, "PRAGMA user_version") == [(1,)]
