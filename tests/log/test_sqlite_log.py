@@ -748,7 +748,7 @@ class TestSchemaMigration:
         path = tmp_path / "log.db"
         await make_log(path)
         assert query(path, "PRAGMA user_version") == [(2,)]
-        assert FILTER_INDEXES <= indexes(path)
+        assert indexes(path) >= FILTER_INDEXES
 
     async def test_an_old_file_gets_the_indexes_when_opened_for_writing(
         self, tmp_path: Path
@@ -759,7 +759,7 @@ class TestSchemaMigration:
         async with ab.SqliteLog(path) as log:
             assert (await log.append(note(99))).seq == 21  # and it goes on
         assert query(path, "PRAGMA user_version") == [(2,)]
-        assert FILTER_INDEXES <= indexes(path)
+        assert indexes(path) >= FILTER_INDEXES
         assert seqs_in_file(path) == list(range(1, 22))
         plan = query(path, "EXPLAIN QUERY PLAN SELECT seq FROM records WHERE type = ?", "SqNote")
         assert "records_type" in str(plan)
@@ -776,5 +776,5 @@ class TestSchemaMigration:
         assert [r.seq for r in odd.records] == [n + 1 for n in range(20) if n % 3 == 1]
         assert [r.seq for r in tail.records] == [n + 1 for n in range(19, -1, -2)]
         assert digest(path) == before
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["log.db"]
+        assert sorted(os.listdir(tmp_path)) == ["log.db"]
         assert query(path, "PRAGMA user_version") == [(1,)]
