@@ -13,8 +13,11 @@ only.
 
 from __future__ import annotations
 
+from ._activity import ActorActivity as ActorActivity
+from ._activity import activity as activity
 from ._calls import Handling as Handling
 from ._calls import JournaledCall as JournaledCall
+from ._calls import JournaledMessage as JournaledMessage
 from ._calls import JournaledTool as JournaledTool
 from ._calls import JournaledTurn as JournaledTurn
 from ._calls import actor_names as actor_names
@@ -33,6 +36,8 @@ from ._protocol import Feed as Feed
 from ._protocol import StartAt as StartAt
 from ._protocol import SyncAppend as SyncAppend
 from ._reading import CountColumn as CountColumn
+from ._reading import JournalEntry as JournalEntry
+from ._reading import JournalPage as JournalPage
 from ._reading import LogReader as LogReader
 from ._reading import RecordFilter as RecordFilter
 from ._reading import RecordPage as RecordPage
@@ -44,9 +49,15 @@ from ._scan import scan as scan
 from ._sqlite import Durability as Durability
 from ._sqlite import SqliteLog as SqliteLog
 from ._sqlite_reader import SqliteReader as SqliteReader
+from ._usage import ModelTotals as ModelTotals
+from ._usage import ModelTurn as ModelTurn
+from ._usage import UsagePoint as UsagePoint
+from ._usage import UsageTally as UsageTally
+from ._usage import model_turns as model_turns
 
 __all__ = [
     "LAG_NOTE",
+    "ActorActivity",
     "ConsumerLog",
     "CountColumn",
     "Durability",
@@ -55,13 +66,18 @@ __all__ = [
     "Handling",
     "JetStreamLog",
     "JetStreamReader",
+    "JournalEntry",
+    "JournalPage",
     "JournaledCall",
+    "JournaledMessage",
     "JournaledTool",
     "JournaledTurn",
     "LogReader",
     "LogSummary",
     "MemoryLog",
     "MemoryReader",
+    "ModelTotals",
+    "ModelTurn",
     "Record",
     "RecordFilter",
     "RecordPage",
@@ -69,11 +85,15 @@ __all__ = [
     "SqliteReader",
     "StartAt",
     "SyncAppend",
+    "UsagePoint",
+    "UsageTally",
+    "activity",
     "actor_names",
     "caused_by",
     "handlings",
     "lags",
     "masked",
+    "model_turns",
     "redact",
     "redact_url",
     "scan",

@@ -1,9 +1,10 @@
 """The model calls a handling left in the journal, read back for inspection tools.
 
 `handling_calls` rebuilds, from the journal alone, the model calls an actor made
-while it handled one message: each call's turns (model, tokens, cost, and whether
-a re-run of the handler replayed the turn instead of asking again), and each
-turn's tool calls (name, arguments, result, error, duration, replayed). Journal
+while it handled one message: each call's turns (what the request sent and what
+the model answered, model, tokens, cost, and whether a re-run of the handler
+replayed the turn instead of asking again), and each turn's tool calls (name,
+arguments, result, error, duration, replayed). Journal
 keys are hashes (see `_journal_keys`), so the keys are computed again from the
 actor's name and the message id, and probed: calls 0, 1, 2... (a call whose first
 turn failed leaves nothing, so the probing goes a few calls past a gap), turns
@@ -13,9 +14,11 @@ turn failed leaves nothing, so the probing goes a few calls past a gap), turns
 letter topics): the candidates for having handled a message; `handlings` puts the
 two together for one message. Any `LogReader` serves.
 
-Arguments and results are masked as payloads are: text that is JSON is decoded
-and every secret-looking key's value replaced (`redact`); text that is not JSON
-is kept as it is, as a payload's strings are. Entries are decoded without the
+Arguments, results, answers and the content of the messages sent are masked as
+payloads are: text that is JSON is decoded and every secret-looking key's value
+replaced (`redact`); text that is not JSON is kept as it is, as a payload's
+strings are. (What a turn sent, and when it answered, are in entries written
+since the journal recorded them: an older entry shows none.) Entries are decoded without the
 models layer's types (this layer sits below it): the fields read are those of
 `Completion` and `ToolRun`; anything else in an entry is ignored.
 """
@@ -35,6 +38,7 @@ from ._record import redact
 __all__ = [
     "Handling",
     "JournaledCall",
+    "JournaledMessage",
     "JournaledTool",
     "JournaledTurn",
     "actor_names",
@@ -79,11 +83,35 @@ class JournaledTool(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @final
+class JournaledMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """One chat message a model request sent, as recorded (masked: see the module docs).
+
+    Attributes:
+        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        content: its text, masked (None for an assistant message of tool calls only).
+        name: the participant's name, if given.
+        tool_calls: an assistant message's tool calls: ``{"name", "id", "arguments"}``
+            each, the arguments masked.
+        tool_call_id: a tool message's call id.
+    """
+
+    role: str
+    content: Any = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    tool_call_id: str | None = None
+
+
+@final
 class JournaledTurn(msgspec.Struct, frozen=True, kw_only=True):
     """One model request of a call, as recorded.
 
     Attributes:
         index: its place in the call (from 0).
+        sent: the messages the request added to the previous turn's (all of
+            them for a call's first turn), masked.
+        answer: the model's text, masked ("" when it only called tools).
+        at: when the answer came (seconds since the epoch; None if not recorded).
         model: the model that answered.
         provider: the provider that answered.
         prompt_tokens: input tokens.
@@ -99,6 +127,9 @@ class JournaledTurn(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     index: int
+    sent: list[JournaledMessage] = msgspec.field(default_factory=list)
+    answer: Any = ""
+    at: float | None = None
     model: str = ""
     provider: str = ""
     prompt_tokens: int = 0
@@ -157,7 +188,18 @@ class _ToolCall(msgspec.Struct, frozen=True):
     function: _Function = msgspec.field(default_factory=_Function)
 
 
+class _Message(msgspec.Struct, frozen=True):
+    role: str = ""
+    content: str | None = None
+    name: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+    tool_call_id: str | None = None
+
+
 class _Turn(msgspec.Struct, frozen=True):
+    text: str = ""
+    at: float | None = None
+    sent: list[_Message] = msgspec.field(default_factory=list)
     model: str = ""
     provider: str = ""
     usage: _Usage = msgspec.field(default_factory=_Usage)
@@ -250,6 +292,9 @@ async def _turns(
         turns.append(
             JournaledTurn(
                 index=k,
+                sent=[_message(m) for m in turn.sent],
+                answer=masked(turn.text),
+                at=turn.at,
                 model=turn.model,
                 provider=turn.provider,
                 prompt_tokens=turn.usage.prompt_tokens,
@@ -263,6 +308,18 @@ async def _turns(
             )
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _message(sent: _Message) -> JournaledMessage:
+    calls = [
+        {"name": c.function.name, "id": c.id, "arguments": masked(c.function.arguments)}
+        for c in sent.tool_calls or ()
+    ]
+    content = None if sent.content is None else masked(sent.content)
+    return JournaledMessage(
+        role=sent.role, content=content, name=sent.name, tool_calls=calls,
+        tool_call_id=sent.tool_call_id,
+    )  # fmt: skip
 
 
 async def _tool(

@@ -9,6 +9,7 @@ stores it), so records are alike whichever log they come from. Only the newest
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -16,7 +17,7 @@ from typing import final
 
 from .._codec import MessageCodec
 from .._message import Envelope
-from ._reading import CountColumn, RecordFilter, RecordPage
+from ._reading import CountColumn, JournalEntry, JournalPage, RecordFilter, RecordPage
 from ._record import LogSummary, Record
 from ._scan import checked_column, checked_limit, poll, sorted_counts
 
@@ -146,6 +147,19 @@ class MemoryReader:
     async def journal(self, key: str) -> bytes | None:
         """See `LogReader.journal`."""
         return self._journal.get(key)
+
+    async def journal_entries(self, after: int = 0, *, limit: int = 100) -> JournalPage:
+        """See `LogReader.journal_entries`: the position is the entry's place (from 1).
+
+        Entries are never removed or moved, so a place stays the entry's.
+        """
+        checked_limit(limit)
+        start = max(after, 0)
+        found = itertools.islice(self._journal.items(), start, start + limit + 1)
+        entries = [JournalEntry(start + n, k, v) for n, (k, v) in enumerate(found, 1)]
+        if len(entries) > limit:
+            return JournalPage(entries[:limit], entries[limit - 1].position)
+        return JournalPage(entries, None)
 
     def follow(
         self, after_seq: int, *, where: RecordFilter | None = None, interval: float = 0.2

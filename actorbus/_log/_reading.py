@@ -10,7 +10,8 @@ The protocol is what a source answers itself, so paging and filtering happen
 where the records are (an SQL query, a server-side subject filter), never by
 loading the log: pages of records by seq range and `RecordFilter`, a record by
 id or seq, counts per topic, type or sender, the consumers' cursors, journal
-entries, and new records as they are committed (`follow`). What is derived from
+entries (by key, or every one in the order written), and new records as they are
+committed (`follow`). What is derived from
 those (every page in turn, the causation tree, the model calls of a handling,
 each consumer's lag) is written once, over any reader (``_scan``, ``_calls``,
 ``_lag``).
@@ -27,7 +28,7 @@ import msgspec
 from .._topic import topic_matches, validate_pattern
 from ._record import LogSummary, Record
 
-__all__ = ["CountColumn", "LogReader", "RecordFilter", "RecordPage"]
+__all__ = ["CountColumn", "JournalEntry", "JournalPage", "LogReader", "RecordFilter", "RecordPage"]
 
 CountColumn = Literal["topic", "type", "sender"]
 """What `LogReader.counts` counts records by."""
@@ -81,6 +82,35 @@ class RecordPage(msgspec.Struct, frozen=True):
     next_seq: int | None
     """Where the next page starts: pass it as ``from_seq`` (as ``to_seq`` when reading
     newest first), with the other arguments unchanged. None: the range holds no more."""
+
+
+@final
+class JournalEntry(msgspec.Struct, frozen=True, gc=False):
+    """One journal entry, as `LogReader.journal_entries` hands it out.
+
+    Version added: 0.1
+    """
+
+    position: int
+    """Its place in the order entries were written (increasing, not necessarily by 1)."""
+    key: str
+    """The key it was written under."""
+    value: bytes
+    """The value, as stored."""
+
+
+@final
+class JournalPage(msgspec.Struct, frozen=True):
+    """One page of journal entries, and where the next one starts.
+
+    Version added: 0.1
+    """
+
+    entries: list[JournalEntry]
+    """The entries, in the order they were written."""
+    next_position: int | None
+    """Pass it as ``after`` for the next page; None: no more entries now (entries
+    written later come after the last position seen)."""
 
 
 @runtime_checkable
@@ -175,6 +205,17 @@ class LogReader(Protocol):
 
     async def journal(self, key: str) -> bytes | None:
         """Return the journal entry under ``key`` as stored, or None."""
+        ...
+
+    async def journal_entries(self, after: int = 0, *, limit: int = 100) -> JournalPage:
+        """Return journal entries written after position ``after``, oldest first.
+
+        At most ``limit`` of them. Start with 0; go on from `JournalPage.next_position`,
+        or, once it is None, from the last entry's position to see entries written since.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+        """
         ...
 
     def follow(

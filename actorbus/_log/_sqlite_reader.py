@@ -41,7 +41,7 @@ import anyio
 from .._backend import Worker, worker
 from .._errors import LogFileError
 from .._topic import topic_matches
-from ._reading import CountColumn, RecordFilter, RecordPage
+from ._reading import CountColumn, JournalEntry, JournalPage, RecordFilter, RecordPage
 from ._record import LogSummary, Record
 from ._scan import checked_column, checked_limit, poll, sorted_counts
 from ._schema import APPLICATION_ID, READABLE_VERSIONS, SCHEMA_VERSION, damaged
@@ -388,6 +388,18 @@ class SqliteReader:
         """See `LogReader.journal`."""
         rows = await self._query("SELECT value FROM journal WHERE key = ?", (key,))
         return _blob(rows[0][0]) if rows else None
+
+    async def journal_entries(self, after: int = 0, *, limit: int = 100) -> JournalPage:
+        """See `LogReader.journal_entries`: the position is the entry's rowid."""
+        checked_limit(limit)
+        rows = await self._query(
+            "SELECT rowid, key, value FROM journal WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, limit + 1),
+        )
+        entries = [JournalEntry(int(row), str(key), _blob(value)) for row, key, value in rows]
+        if len(entries) > limit:
+            return JournalPage(entries[:limit], entries[limit - 1].position)
+        return JournalPage(entries, None)
 
     def follow(
         self, after_seq: int, *, where: RecordFilter | None = None, interval: float = 0.2

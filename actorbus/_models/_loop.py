@@ -6,7 +6,11 @@ each tool result is written to the call's journal as soon as it exists, under a
 name fixed by its place in the loop (``turn:2``, ``turn:2:tool:0``), so a call
 run again after a crash replays what it finished, without asking the model or
 running a tool again, and goes on from where it stopped: the same requests, the
-same tool calls, the same answer.
+same tool calls, the same answer. A turn's entry holds its `Completion`, and beside
+it (`TurnEntry`) who asked, when the answer came, and the messages the request
+added to the one before it, so an inspection tool can show what each model was
+sent and what it answered (a re-run reads the entry as a `Completion`, ignoring
+those).
 
 The loop is bounded (each bound ends it with `ToolLoopError`, carrying the
 transcript): at most ``max_tool_rounds`` turns that call tools; the same tool with
@@ -49,7 +53,7 @@ from ._turn import Turn
 if TYPE_CHECKING:
     from ._models import Models
 
-__all__ = ["Bounds", "Call", "CallJournal"]
+__all__ = ["Bounds", "Call", "CallJournal", "TurnEntry"]
 
 log = logging.getLogger("actorbus.models")
 
@@ -71,6 +75,26 @@ class CallJournal(Protocol):
     async def put(self, entry: str, value: bytes) -> None:
         """Record an entry (durably, before the call goes on)."""
         ...
+
+
+@final
+class TurnEntry(Completion[None], frozen=True, kw_only=True):
+    """A turn's journal entry: its completion, and what inspection tools read beside it.
+
+    A re-run decodes the entry as a `Completion` (unknown fields are ignored), so
+    an entry without these fields (written before they existed) replays the same.
+
+    Attributes:
+        actor: the actor whose handler made the call (None outside a handler).
+        at: when the answer came (seconds since the epoch).
+        sent: the messages this turn's request added to the previous turn's (all
+            of them for the first turn): the prompt, then each tool round's
+            assistant message and tool results, or a re-ask's feedback.
+    """
+
+    actor: str | None = None
+    at: float = 0.0
+    sent: list[ChatMessage] = msgspec.field(default_factory=list)
 
 
 @final
@@ -162,12 +186,13 @@ class Call:
         """
         chat = list(self._chat)
         bounds, output = self._bounds, self._output
-        rounds = errors = invalid = 0
+        rounds = errors = invalid = sent = 0  # sent: messages of chat already sent
         repeats: Counter[tuple[str, str]] = Counter()
         while True:
             k = len(self._turns)
             answer: Completion[None] | None = None
-            async with aclosing(self._one_turn(k, chat)) as turn:  # closed if we are
+            new, sent = chat[sent:], len(chat)
+            async with aclosing(self._one_turn(k, chat, new)) as turn:  # closed if we are
                 async for item in turn:
                     if isinstance(item, str):
                         yield item
@@ -212,8 +237,11 @@ class Call:
             self.completion = self._whole(value)
             return
 
-    async def _one_turn(self, k: int, chat: list[ChatMessage]) -> Turn:
-        """Yield turn ``k``'s deltas and completion: replayed if journaled, else asked for."""
+    async def _one_turn(self, k: int, chat: list[ChatMessage], new: list[ChatMessage]) -> Turn:
+        """Yield turn ``k``'s deltas and completion: replayed if journaled, else asked for.
+
+        ``new``: the messages of ``chat`` the previous turn did not send.
+        """
         models, journal, name = self._models, self._journal, turn_entry(k)
         tracing = models.tracing
         traced: AbstractContextManager[ChatScope | None] = (
@@ -241,7 +269,11 @@ class Call:
                 if answer is None:  # a turn always ends with its completion
                     raise RuntimeError("a model turn ended without its completion")
                 if journal is not None:
-                    await journal.put(name, msgspec.msgpack.encode(answer))
+                    entry = TurnEntry(
+                        **msgspec.structs.asdict(answer), actor=self._actor, at=time.time(),
+                        sent=new,
+                    )  # fmt: skip
+                    await journal.put(name, msgspec.msgpack.encode(entry))
             if scope is not None:
                 _report(scope, answer)
         yield answer

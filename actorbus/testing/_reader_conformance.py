@@ -23,7 +23,7 @@ import anyio
 import pytest
 
 from .._codec import MessageCodec
-from .._log import EventLog, LogReader, Record, RecordFilter, caused_by, scan
+from .._log import ActorActivity, EventLog, LogReader, Record, RecordFilter, activity, caused_by, scan
 from .._message import Envelope, Message, Request, Response
 
 __all__ = ["LogReaderConformance"]
@@ -293,6 +293,25 @@ class LogReaderConformance:
         assert effects == {"m1": ["m2", "m3"], "m2": ["m4"], "b0": []}
 
     @_bounded
+    async def test_what_each_actor_did_is_judged_in_one_pass(
+        self, open_log: ReadableLogFactory
+    ) -> None:
+        async with open_log() as log:
+            await _write(log)
+            async with log.reader() as reader:
+                found = await activity(reader)
+        assert found == [
+            ActorActivity(
+                name="booker", published=2, handled=1, failed=0, dead_lettered=1, cursor=4,
+                lag=0, topics=["tasks.book", "tasks.book.hotel"],
+            ),
+            ActorActivity(
+                name="planner", published=2, handled=2, failed=0, dead_lettered=0, cursor=3,
+                lag=0, topics=["notes.plan", "tasks.plan"],
+            ),
+        ]  # fmt: skip
+
+    @_bounded
     async def test_counts_per_topic_type_and_sender_most_first(
         self, open_log: ReadableLogFactory
     ) -> None:
@@ -320,6 +339,38 @@ class LogReaderConformance:
         assert cursors == _CURSORS
         assert list(cursors) == sorted(cursors)
         assert entries == {**_JOURNAL, "none": None}
+
+    @_bounded
+    async def test_journal_entries_come_in_the_order_written_page_by_page(
+        self, open_log: ReadableLogFactory
+    ) -> None:
+        async with open_log() as log:
+            await _write(log)
+            more = {f"more/{n}": bytes([n]) * 3 for n in range(5)}
+            for key, value in more.items():
+                await log.journal_put(key, value)
+            async with log.reader() as reader:
+                written = {**_JOURNAL, **more}
+                seen: list[tuple[str, bytes]] = []
+                positions: list[int] = []
+                after = 0
+                while True:
+                    page = await reader.journal_entries(after, limit=2)
+                    assert len(page.entries) <= 2
+                    seen += [(e.key, e.value) for e in page.entries]
+                    positions += [e.position for e in page.entries]
+                    if page.next_position is None:
+                        break
+                    after = page.next_position
+                assert seen == list(written.items())
+                assert positions == sorted(set(positions))
+                assert (await reader.journal_entries(positions[-1])).entries == []
+                await log.journal_put("later", b"new")
+                after_last = await reader.journal_entries(positions[-1])
+                assert [(e.key, e.value) for e in after_last.entries] == [("later", b"new")]
+                assert after_last.next_position is None
+                with pytest.raises(ValueError, match="limit"):
+                    await reader.journal_entries(limit=0)
 
     # --- following --------------------------------------------------------------
 

@@ -14,7 +14,9 @@ go on). A record by seq is one message get. Counts per topic come from the
 server; ids, causes and counts per type and sender from a `HeaderIndex`, built
 from the headers on first need (see ``_index``). Cursors are the protocol's own
 (a KV bucket) and every actor name's consumer's ack floor, as `JetStreamLog`
-reports them.
+reports them. Journal entries in the order written are the journal bucket's
+stream read from a seq on (a KV bucket is a stream, ``KV_<bucket>``, and an
+entry's position is its seq there).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from ..._backend import current_library
 from ..._errors import AsyncioRequired, LogUnavailable
-from .._reading import CountColumn, RecordFilter, RecordPage
+from .._reading import CountColumn, JournalEntry, JournalPage, RecordFilter, RecordPage
 from .._record import LogSummary, Record
 from .._scan import checked_column, checked_limit, poll, sorted_counts
 from ._connect import Credentials, connect
@@ -36,7 +38,7 @@ from ._consumer import ack_floors
 from ._index import HeaderIndex
 from ._pull import Batches, read_consumer
 from ._setup import load_cursors, setup_problem
-from ._wire import decode_record, name_key
+from ._wire import decode_record, key_name, name_key
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -401,6 +403,30 @@ class JetStreamReader:
         except Exception as exc:
             raise self._unavailable("reading a journal entry", exc) from exc
         return entry.value or b""
+
+    async def journal_entries(self, after: int = 0, *, limit: int = 100) -> JournalPage:
+        """See `LogReader.journal_entries`: the position is the entry's seq in its bucket."""
+        checked_limit(limit)
+        client = self._open_client()
+        if self._journal is None:
+            return JournalPage([], None)
+        bucket = f"{self._stream}_journal"
+        prefix = f"$KV.{bucket}."
+        try:
+            async with read_consumer(
+                client, client.jetstream(), f"KV_{bucket}", f"{prefix}>", start_seq=after + 1
+            ) as batches:
+                msgs = [] if batches.done else await batches.next(limit + 1)
+        except Exception as exc:
+            raise self._unavailable("reading the journal", exc) from exc
+        entries = [
+            JournalEntry(msg.metadata.sequence.stream, key_name(msg.subject[len(prefix) :]),
+                         msg.data or b"")
+            for msg in msgs[:limit]
+            if not (msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"))
+        ]  # fmt: skip
+        more = len(msgs) > limit
+        return JournalPage(entries, msgs[limit - 1].metadata.sequence.stream if more else None)
 
     def follow(
         self, after_seq: int, *, where: RecordFilter | None = None, interval: float = 0.2
