@@ -23,7 +23,16 @@ import anyio
 import pytest
 
 from .._codec import MessageCodec
-from .._log import ActorActivity, EventLog, LogReader, Record, RecordFilter, activity, caused_by, scan
+from .._log import (
+    ActorActivity,
+    EventLog,
+    LogReader,
+    Record,
+    RecordFilter,
+    activity,
+    caused_by,
+    scan,
+)
 from .._message import Envelope, Message, Request, Response
 
 __all__ = ["LogReaderConformance"]

@@ -41,9 +41,7 @@ class Planner(ab.Actor):
     model = "gpt-big"
 
     async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
-        await ctx.complete(
-            [ab.system("You plan trips."), ab.user(msg.text)], tools=[get_weather]
-        )
+        await ctx.complete([ab.system("You plan trips."), ab.user(msg.text)], tools=[get_weather])
 
 
 class Writer(ab.Actor):
