@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"_models"},
     {"_actor"},
     {"_bus"},
+    {"_ui"},  # the log viewer: reads logs through `_log` only
     {"_cli", "testing", "__main__", "otel"},
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}

@@ -2,9 +2,10 @@
 
 ``show`` lists records as a table, ``tail`` prints the newest (and, with ``-f``,
 follows new commits by another process), ``stats`` counts records and shows each
-consumer's cursor and lag, ``trace`` draws the causation tree under a message, and
+consumer's cursor and lag, ``trace`` draws the causation tree under a message,
 ``replay`` publishes a seq range into a fresh in-memory bus whose monitor prints
-every message; under each message, ``trace`` also shows the model calls and tool
+every message, and ``serve`` shows the log in a web page, live (see
+``_serve_cmd``). Under each message, ``trace`` also shows the model calls and tool
 calls of each actor's handling of it, read back from the journal (see
 `handling_lines`). Payloads, tool arguments and tool results are printed as
 compact JSON with secret-looking values redacted (see `redact`). Every command
@@ -47,6 +48,7 @@ from .._log import (
 from .._message import Message
 from ._calls_view import handling_lines
 from ._log_target import LogTarget, add_log_options, log_target
+from ._serve_cmd import add_serve_options, serve_log
 from ._team import load_team_messages
 
 __all__ = ["add_log_parser"]
@@ -87,6 +89,7 @@ def add_log_parser(commands: Subcommands) -> None:
     _add_stats(sub)
     _add_trace(sub)
     _add_replay(sub)
+    _add_serve(sub)
 
 
 def _add_show(sub: Subcommands) -> None:
@@ -132,6 +135,19 @@ def _add_replay(sub: Subcommands) -> None:
     replay.add_argument("--to", dest="to_seq", type=_SEQ, help="last seq (default: the newest)")
     _add_width(replay)
     replay.set_defaults(handler=_run(_replay))
+
+
+def _add_serve(sub: Subcommands) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="a read-only web viewer of the log, live (pip install 'actorbus[ui]')",
+        description="Serve a read-only web page showing the log: a live timeline, causation "
+        "trees, model and tool calls, actors and dead letters. Listens on 127.0.0.1 unless "
+        "--host says otherwise; any other address needs the token it prints.",
+    )
+    _add_path(serve)
+    add_serve_options(serve)
+    serve.set_defaults(handler=lambda args: serve_log(args, _target(args)))
 
 
 def _add_path(parser: argparse.ArgumentParser) -> None:

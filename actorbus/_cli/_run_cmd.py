@@ -6,7 +6,9 @@ else its own offline provider, in which case the run says first that the replies
 are scripted. The run is logged to the ``--log`` (a `SqliteLog` file, or a
 `JetStreamLog` for a ``nats://`` URL: see `LogTarget`), shows live progress
 (`StatusLine`: tasks, verdicts, problems, and each retry or wait of a model
-call), and ends with the report (see ``_run_report``).
+call), and ends with the report (see ``_run_report``). With ``--serve``, the
+log viewer starts beside the run once its log is open, its URL printed first,
+and stays up after the report until Ctrl-C (see ``_serve_cmd``).
 
 Exit status: 0 when the run finished (approved or not), 1 on an error (the run
 failed: its report is still printed), 2 for a usage error, 124 when
@@ -20,7 +22,8 @@ import argparse
 import logging
 import sys
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
@@ -29,7 +32,11 @@ from ._progress import StatusLine
 from ._run_models import add_model_options, run_models
 from ._run_report import OFFLINE_NOTICE, report, stopped_line
 from ._run_session import Session, run_session
+from ._serve_cmd import add_serve_options, open_viewer, serve_until_interrupted
 from ._team import load_team
+
+if TYPE_CHECKING:
+    from .._ui._server import ViewerServer
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_TIMEOUT", "add_run_parser"]
 
@@ -63,6 +70,13 @@ def add_run_parser(commands: Any) -> None:
         "completed (default: a new run)",
     )
     add_log_options(run, default="actorbus.db")
+    run.add_argument(
+        "--serve",
+        action="store_true",
+        help="watch the run in the log viewer: start it beside the run, print its URL, and "
+        "keep it up after the run until Ctrl-C (pip install 'actorbus[ui]')",
+    )
+    add_serve_options(run, prefix="serve-")
     run.add_argument("--team", default="default", help="the installed team to run")
     add_model_options(run)
     run.set_defaults(handler=_run)
@@ -72,14 +86,25 @@ def _run(args: argparse.Namespace) -> int:
     target = log_target(args)
     runner = load_team(args.team)
     args.run_models = run_models(args, runner)
+    viewer: ViewerServer | None = None
+    if args.serve:  # listening before the run: a port in use is said before it starts
+        budget = args.run_models.models.config.budget.run
+        viewer = open_viewer(target, args.serve_host, args.serve_port, budget)
+    out = sys.stderr if args.quiet else sys.stdout
     if args.run_models.offline:
-        print(OFFLINE_NOTICE, file=sys.stderr if args.quiet else sys.stdout, flush=True)
+        print(OFFLINE_NOTICE, file=out, flush=True)
     progress = None if args.quiet else StatusLine(sys.stdout, tty=sys.stdout.isatty())
     if args.verbose:
         _show_log(progress)
     started = time.perf_counter()
     log = target.open_log()  # a missing nats-py is said before the run starts
-    session = anyio.run(run_session, args, log, runner, progress)
+    ready = None if viewer is None else _starting(viewer, out)
+    try:
+        session = anyio.run(run_session, args, log, runner, progress, ready)
+    except BaseException:
+        if viewer is not None:
+            viewer.stop()
+        raise
     elapsed = time.perf_counter() - started
     if args.quiet:
         if session.outcome is not None:
@@ -88,7 +113,19 @@ def _run(args: argparse.Namespace) -> int:
         print(report(args, session, target, elapsed))
     if session.ended != "done":
         print(f"actorbus: {stopped_line(args, session)}", file=sys.stderr)
+    if viewer is not None:
+        serve_until_interrupted(viewer, out)
     return _status(session)
+
+
+def _starting(viewer: ViewerServer, out: TextIO) -> Callable[[], Awaitable[None]]:
+    """Return what starts ``viewer`` once the run's log is open, and prints its URL."""
+
+    async def start() -> None:
+        await anyio.to_thread.run_sync(viewer.start)
+        print(f"actorbus: watch the run at {viewer.url}", file=out, flush=True)
+
+    return start
 
 
 def _status(session: Session) -> int:

@@ -15,7 +15,7 @@ import argparse
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,10 +61,19 @@ class Session:
 
 
 async def run_session(
-    args: argparse.Namespace, log: EventLog, runner: TeamRunner, progress: StatusLine | None
+    args: argparse.Namespace,
+    log: EventLog,
+    runner: TeamRunner,
+    progress: StatusLine | None,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> Session:
-    """Run the team on ``args.task`` on a bus over ``log``; report to ``progress``."""
+    """Run the team on ``args.task`` on a bus over ``log``; report to ``progress``.
+
+    ``ready`` is awaited once the bus (and so its log) is open, before the run.
+    """
     async with Bus(log=log, models=args.run_models.models, shutdown_grace=SHUTDOWN_GRACE) as bus:
+        if ready is not None:
+            await ready()
         if progress is not None and bus.models is not None:
             progress.costs = bus.costs
             bus.models.on_event = _noting(progress)
