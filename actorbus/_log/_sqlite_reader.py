@@ -11,7 +11,9 @@ writer runs those files exist already, and the reader joins them as an ordinary
 read-only connection, so it sees each commit as it lands. An immutable reader
 would not see a writer that starts after it opened (and would be unsafe once
 that writer checkpoints), so before each query the reader looks again and
-reopens the file if a writer came or went. `follow` lets the file go between its
+reopens the file if a writer came or went, or if the file changed since it was
+opened at rest (a writer that came and went between two queries: its last
+checkpoint changed the file's size or time). `follow` lets the file go between its
 polls, so a writer that stops can remove its ``-wal`` and ``-shm`` files; a
 reader held open meanwhile keeps them there (harmless: the next writer to open
 the file removes them).
@@ -157,12 +159,13 @@ class SqliteReader:
     Version added: 0.1
     """
 
-    __slots__ = ("_conn", "_immutable", "_indexed", "_path", "_worker")
+    __slots__ = ("_conn", "_immutable", "_indexed", "_path", "_stamp", "_worker")
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._immutable = False
+        self._stamp: tuple[int, int] | None = None  # the file's (size, mtime) when at rest
         self._indexed = False  # the file has the topic index (schema version 2)
         self._worker: Worker | None = None
 
@@ -220,6 +223,7 @@ class SqliteReader:
         self._disconnect()
         self._check_header()
         at_rest = self._at_rest()
+        stamp = self._file_stamp() if at_rest else None
         uri = f"file:{quote(str(self._path.resolve()))}?mode=ro"
         try:
             conn = sqlite3.connect(
@@ -242,12 +246,25 @@ class SqliteReader:
         except BaseException:
             conn.close()
             raise
-        self._conn, self._immutable = conn, at_rest
+        self._conn, self._immutable, self._stamp = conn, at_rest, stamp
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self._path.stat()
+        except OSError:
+            return None
+        return found.st_size, found.st_mtime_ns
+
+    def _stale(self) -> bool:
+        # Whether the connection no longer fits the file (see the module docs).
+        if self._conn is None or self._immutable != self._at_rest():
+            return True
+        return self._immutable and self._file_stamp() != self._stamp
 
     def _at_rest(self) -> bool:
         path = self._path
@@ -298,7 +315,7 @@ class SqliteReader:
     def _rows(self, sql: str, args: tuple[Any, ...] | list[Any] | dict[str, Any]) -> list[Any]:
         # In the worker's thread. Joins a writer that started since the file was
         # opened at rest, and lets go of one that has stopped (see the module docs).
-        if self._conn is None or self._immutable != self._at_rest():
+        if self._stale():
             self._connect()
         assert self._conn is not None
         try:

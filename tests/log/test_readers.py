@@ -112,6 +112,19 @@ class TestSqliteReader:
                 assert await reader.last_seq() == 2
                 assert (await reader.records(2)).records[0].topic == "b"
 
+    async def test_a_reader_at_rest_sees_a_writer_that_came_and_went_between_two_reads(
+        self, tmp_path: Path
+    ) -> None:
+        # Issue 16: a viewer reading a log that another process appends to now and then.
+        path = tmp_path / "log.db"
+        await _publish(path, ["a"])
+        async with ab.SqliteLog(path).reader() as reader:
+            assert await reader.last_seq() == 1
+            for n, topic in enumerate(["b", "c"], start=2):
+                await _publish(path, [topic])  # opens, appends and closes in between
+                assert await reader.last_seq() == n
+                assert (await reader.records(n)).records[0].topic == topic
+
     async def test_a_file_that_is_not_a_log_is_refused(self, tmp_path: Path) -> None:
         path = tmp_path / "notes.txt"
         path.write_text("hello")

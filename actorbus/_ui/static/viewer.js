@@ -465,6 +465,7 @@ function drawChart(usage) {
       d += ` L ${x(t).toFixed(1)} ${y(last).toFixed(1)} L ${x(t).toFixed(1)} ${y(cost).toFixed(1)}`;
       last = cost;
     }
+    d += ` L ${x(t1).toFixed(1)} ${y(last).toFixed(1)}`;
     chart.append(svg("path", { d, fill: "none", stroke: color, "stroke-width": 2, "data-actor": actor }));
     legend.append(el("span", {}, el("span", { class: `swatch c${n % PALETTE.length}` }), `${actor} ${money(last)}`));
   });
