@@ -182,8 +182,16 @@ class TestRecords:
         where: ab.RecordFilter,
     ) -> None:  # fmt: skip
         expected = [r.seq for r in await _all_records(story.path) if where.matches(r)]
-        got = (await client.get("/api/records", params={**params, "after": 0, "limit": 500})).json()
-        assert [r["seq"] for r in got["records"]] == expected
+        got: list[int] = []
+        after = 0
+        while True:
+            query = {**params, "after": after, "limit": 100}
+            page = (await client.get("/api/records", params=query)).json()
+            got += [r["seq"] for r in page["records"]]
+            if not page["more"]:
+                break
+            after = page["records"][-1]["seq"]
+        assert got == expected
         assert 0 < len(expected) < story.count
 
     @pytest.mark.parametrize(
