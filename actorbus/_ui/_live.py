@@ -2,9 +2,9 @@
 
 Each connection looks at the log's last seq every `Viewer.interval` seconds and
 sends ``event: seq`` with ``{"last_seq": N}`` when it moved (and once at the
-start). The event carries no record: the page asks ``/api/records`` for what is
-new, with its own filters, so what it shows always comes through the same
-endpoint. A comment line every 15 s keeps idle connections open through proxies.
+start), until the client goes away or the server stops. The event carries no
+record: the page asks ``/api/records`` for what is new, with its own filters, so
+what it shows always comes through the same endpoint. A comment line every 15 s keeps idle connections open through proxies.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ async def events(request: Request) -> Response:
 async def _stream(viewer: Viewer) -> AsyncGenerator[bytes, None]:
     seen = -1
     quiet_since = time.monotonic()
-    while True:
+    while not viewer.stopping:
         try:
             last = await (await viewer.reader()).last_seq()
         except ActorbusError as exc:  # say it once, then try again

@@ -69,6 +69,7 @@ class ViewerServer:
             timeout_graceful_shutdown=1,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
+        self._viewer = viewer
         self._thread: threading.Thread | None = None
 
     @property
@@ -104,6 +105,7 @@ class ViewerServer:
 
     def stop(self) -> None:
         """Stop serving (open pages lose their connection) and wait for the thread."""
+        self._viewer.stopping = True  # event streams end, so the shutdown needs no grace
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -51,6 +51,8 @@ class Viewer:
         self._usage_lock = anyio.Lock()
         self._activity: tuple[int, float, list[ActorActivity]] | None = None
         self._activity_lock = anyio.Lock()
+        self.stopping = False
+        """Set when the server stops: open event streams end (from any thread)."""
 
     async def reader(self) -> LogReader:
         """Return the reader, opening it the first time.

@@ -16,19 +16,25 @@ seq   topic            sender      what
 
 Model answers, tool arguments and results, payloads, a type tag, a topic and an
 error message all carry `XSS` payloads, each of which would set
-``window.__pwned`` if the page ever ran it.
+``window.__pwned`` if the page ever ran it. Written with ``hostile=False`` (for
+the screenshots in the docs), the same story carries plain words instead.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 
 import actorbus as ab
 from actorbus.testing import FakeOpenAI, Reply, ToolCall
+
+T = TypeVar("T")
 
 XSS = (
     "<script>window.__pwned = 'script'</script>",
@@ -40,6 +46,14 @@ XSS = (
 )
 EVIL_TOPIC = "evil.<img/src=x/onerror=window.__pwned=1"  # no ">": a wildcard
 EVIL_TAG = "<img src=x onerror=\"window.__pwned = 'tag'\">"
+PLAIN = (
+    "Three days, mostly museums.",
+    "Hotel Lisboa Centro",
+    "with a sea view",
+    "Alfama, near the castle",
+    "a quiet room",
+    "late checkout",
+)
 BULK = 600
 MODEL = "gpt-test"
 SECRET = "sk-viewer-secret-0123456789"
@@ -67,9 +81,12 @@ class Bulk(ab.Message):
     api_key: str = ""
 
 
+TEXTS = XSS  # what the story's free text says: XSS, or PLAIN
+
+
 def get_weather(city: str, access_token: str = "") -> str:
     """The weather in a city."""
-    return f"sunny in {city} {XSS[2]}"
+    return f"sunny in {city} {TEXTS[2]}"
 
 
 class Planner(ab.Actor):
@@ -78,10 +95,10 @@ class Planner(ab.Actor):
 
     async def on_plan(self, msg: Plan, ctx: ab.Context) -> None:
         done = await ctx.complete(
-            [ab.system("You plan trips."), ab.user(f"Plan {msg.destination}. {XSS[0]}")],
+            [ab.system("You plan trips."), ab.user(f"Plan {msg.destination}. {TEXTS[0]}")],
             tools=[get_weather],
         )
-        await ctx.publish("trips.book", Book(hotel=f"Hotel {XSS[3]}"))
+        await ctx.publish("trips.book", Book(hotel=f"Hotel {TEXTS[3]}"))
         await ctx.publish("notes.summary", Note(text=done.text))
 
 
@@ -91,13 +108,12 @@ class Booker(ab.Actor):
     retry_delay = 0
 
     async def on_book(self, msg: Book, ctx: ab.Context) -> None:
-        raise RuntimeError(f"no rooms at {XSS[1]}")
+        raise RuntimeError(f"no rooms at {TEXTS[1]}")
 
 
-SCRIPT = (
-    Reply(tool_calls=[ToolCall("get_weather", {"city": XSS[1], "access_token": SECRET})]),
-    Reply(text=f"Pack light. {XSS[0]} {XSS[5]}"),
-)
+def _script() -> tuple[Reply, ...]:
+    weather = ToolCall("get_weather", {"city": TEXTS[1], "access_token": SECRET})
+    return (Reply(tool_calls=[weather]), Reply(text=f"Pack light. {TEXTS[0]} {TEXTS[5]}"))
 
 
 @dataclass(frozen=True)
@@ -110,8 +126,9 @@ class Story:
 
 
 async def _write(path: Path) -> str:
+    script = _script()
     with FakeOpenAI() as fake:
-        fake.script(*SCRIPT)
+        fake.script(*script)
         provider = ab.Provider(name="fake", base_url=fake.base_url, max_attempts=1)
         prices = {MODEL: ab.Price(input=1.0, output=2.0)}
         models = ab.Models(ab.ModelsConfig(providers=[provider], prices=prices))
@@ -120,22 +137,30 @@ async def _write(path: Path) -> str:
                 await bus.spawn(Planner, name="planner")
                 await bus.spawn(Booker, name="booker")
                 plan = await bus.publish(
-                    "trips.plan", Plan(destination="Lisbon", notes=list(XSS)),
+                    "trips.plan", Plan(destination="Lisbon", notes=list(TEXTS)),
                     correlation_id="trip-1",
                 )  # fmt: skip
                 await bus.drain()
-                await bus.publish(EVIL_TOPIC, Evil(html=" ".join(XSS)))
+                if TEXTS is XSS:
+                    await bus.publish(EVIL_TOPIC, Evil(html=" ".join(XSS)))
+                else:
+                    await bus.publish("notes.plain", Note(text=" ".join(TEXTS)))
                 for n in range(BULK):
                     secret = SECRET if n == 0 else ""
                     await bus.publish(f"bulk.{n % 3}", Bulk(n=n, api_key=secret))
                 await bus.drain()
-        assert fake.request_count == len(SCRIPT)
+        assert fake.request_count == len(script)
     return plan.id
 
 
-def write_story(path: Path) -> Story:
-    """Write the story's log at ``path`` (a new file)."""
-    plan_id = anyio.run(_write, path, backend="asyncio")
+def write_story(path: Path, *, hostile: bool = True) -> Story:
+    """Write the story's log at ``path`` (a new file); plain words unless ``hostile``."""
+    global TEXTS
+    TEXTS = XSS if hostile else PLAIN
+    try:
+        plan_id = _in_a_thread(_write, path)
+    finally:
+        TEXTS = XSS
     return Story(path=path, plan_id=plan_id, count=5 + BULK)
 
 
@@ -147,4 +172,11 @@ async def _append(path: Path, topic: str) -> int:
 
 def append_record(path: Path, topic: str) -> int:
     """Append one record to the log at ``path`` (as another writer would); return its seq."""
-    return anyio.run(_append, path, topic, backend="asyncio")
+    return _in_a_thread(_append, path, topic)
+
+
+def _in_a_thread(fn: Callable[..., Awaitable[T]], *args: object) -> T:
+    # An event loop of its own, in a thread of its own: the caller may be in one
+    # already (Playwright's sync API runs one).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()

@@ -185,7 +185,7 @@ class TestRecords:
         got: list[int] = []
         after = 0
         while True:
-            query = {**params, "after": after, "limit": 100}
+            query: dict[str, str | int] = {**params, "after": after, "limit": 100}
             page = (await client.get("/api/records", params=query)).json()
             got += [r["seq"] for r in page["records"]]
             if not page["more"]:
