@@ -4,7 +4,8 @@ Each connection looks at the log's last seq every `Viewer.interval` seconds and
 sends ``event: seq`` with ``{"last_seq": N}`` when it moved (and once at the
 start), until the client goes away or the server stops. The event carries no
 record: the page asks ``/api/records`` for what is new, with its own filters, so
-what it shows always comes through the same endpoint. A comment line every 15 s keeps idle connections open through proxies.
+what it shows always comes through the same endpoint. A comment line every 15 s
+keeps idle connections open through proxies.
 """
 
 from __future__ import annotations
