@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 from .._errors import ActorbusError
 
@@ -23,6 +23,11 @@ class UiMissing(ActorbusError, ImportError):
 
 def require_ui() -> None:
     """Raise `UiMissing` unless Starlette and uvicorn can be imported."""
-    missing = [name for name in _NEEDED if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in _NEEDED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise UiMissing(missing)
