@@ -48,6 +48,7 @@ SCENARIOS = {
     "scaling": "bench_scaling",
     "jetstream": "bench_jetstream",
     "jetstream-e2e": "bench_jetstream_e2e",
+    "viewer": "bench_viewer",
 }
 """Scenario name -> module in this package, in the order they run."""
 

@@ -28,7 +28,7 @@ def test_quick_run_reports_every_scenario_with_its_baseline(tmp_path: Path) -> N
     assert set(scenarios) == {
         "throughput", "fanout", "ask", "actors", "sqlite", "durability", "durable-e2e",
         "models", "tools", "state", "coordinator", "pipeline", "scaling", "jetstream",
-        "jetstream-e2e",
+        "jetstream-e2e", "viewer",
     }  # fmt: skip
     for name, scenario in scenarios.items():
         assert scenario["error"] is None, name
