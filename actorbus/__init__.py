@@ -52,6 +52,8 @@ from ._ids import new_id as new_id
 from ._log import Durability as Durability
 from ._log import EventLog as EventLog
 from ._log import JetStreamLog as JetStreamLog
+from ._log import JournalEntry as JournalEntry
+from ._log import JournalPage as JournalPage
 from ._log import LogReader as LogReader
 from ._log import LogSummary as LogSummary
 from ._log import MemoryLog as MemoryLog
@@ -115,7 +117,8 @@ from ._version import __version__ as __version__
 
 # The curated public API (tests/test_exports.py holds the expected list). What a
 # backend author implements or receives lives here too: `EventLog`; `LogReader`
-# with the data it speaks (`Record`, `RecordFilter`, `RecordPage`, `LogSummary`);
+# with the data it speaks (`Record`, `RecordFilter`, `RecordPage`, `LogSummary`,
+# `JournalEntry`, `JournalPage`);
 # `StartAt`. The log's capability protocols (what a log may offer beyond
 # `EventLog`) join them in this list, and in the expected list of the test.
 __all__ = [
@@ -154,6 +157,8 @@ __all__ = [
     "InvalidSubscription",
     "InvalidTopic",
     "JetStreamLog",
+    "JournalEntry",
+    "JournalPage",
     "LogFileError",
     "LogReader",
     "LogSummary",

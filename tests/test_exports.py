@@ -36,7 +36,8 @@ EXPECTED: dict[str, set[str]] = {
         "topic_matches", "validate_pattern", "validate_topic",
         # logs, and what a backend author implements or receives
         "Durability", "EventLog", "JetStreamLog", "MemoryLog", "SqliteLog", "StartAt",
-        "LogReader", "LogSummary", "Record", "RecordFilter", "RecordPage",
+        "LogReader", "LogSummary", "Record", "RecordFilter", "RecordPage", "JournalEntry",
+        "JournalPage",
         # shared state
         "State", "StateEntry", "StateView",
         # models

@@ -71,6 +71,14 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "tests/log/test_jetstream_log.py does the same against a test server"
     ),
     ("docs/jetstream.md", 'cafile="ca.pem"'): "needs the cluster's CA file and credentials",
+    ("docs/viewer.md", "actorbus log serve events.db"): (
+        "installs the ui extra, then serves until Ctrl-C; tests/ui/test_cli_serve.py runs "
+        "`actorbus log serve` and stops it"
+    ),
+    ("docs/viewer.md", 'actorbus run "Plan a release" --serve'): (
+        "runs, then serves until Ctrl-C; tests/ui/test_cli_serve.py runs `run --serve` and "
+        "stops it"
+    ),
     ("docs/jetstream.md", "# worker.py, run as many times"): (
         "two programs for processes of their own, against the server `URL` names; "
         "tests/log/js_processes.py runs such workers"
