@@ -76,8 +76,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "`actorbus log serve` and stops it"
     ),
     ("docs/viewer.md", 'actorbus run "Plan a release" --serve'): (
-        "runs, then serves until Ctrl-C; tests/ui/test_cli_serve.py runs `run --serve` and "
-        "stops it"
+        "runs, then serves until Ctrl-C; tests/ui/test_cli_serve.py runs `run --serve` and stops it"
     ),
     ("docs/jetstream.md", "# worker.py, run as many times"): (
         "two programs for processes of their own, against the server `URL` names; "
