@@ -27,7 +27,7 @@ def anyio_backend() -> str:
     return "asyncio"  # model calls (aiolimiter) are asyncio-only
 
 
-class Ask(ab.Message):
+class UsageAsk(ab.Message):
     text: str
 
 
@@ -40,7 +40,7 @@ class Planner(ab.Actor):
     subscribe = ("plan",)
     model = "gpt-big"
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
+    async def on_ask(self, msg: UsageAsk, ctx: ab.Context) -> None:
         await ctx.complete([ab.system("You plan trips."), ab.user(msg.text)], tools=[get_weather])
 
 
@@ -48,7 +48,7 @@ class Writer(ab.Actor):
     subscribe = ("write",)
     model = "gpt-small"
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
+    async def on_ask(self, msg: UsageAsk, ctx: ab.Context) -> None:
         await ctx.complete([ab.user(msg.text)])
 
 
@@ -57,7 +57,7 @@ class Breaker(ab.Actor):
     max_retries = 1
     retry_delay = 0
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
+    async def on_ask(self, msg: UsageAsk, ctx: ab.Context) -> None:
         raise RuntimeError("always")
 
 
@@ -79,17 +79,17 @@ async def test_the_journal_tells_prompts_answers_and_costs_per_actor(tmp_path: P
         async with ab.Bus(log=log, models=models) as bus:
             for actor in (Planner, Writer, Breaker):
                 await bus.spawn(actor, name=actor.__name__.lower())
-            plan = await bus.publish("plan", Ask(text="Three days in Paris?"))
+            plan = await bus.publish("plan", UsageAsk(text="Three days in Paris?"))
             await bus.drain()  # one at a time: the script's replies go in order
-            await bus.publish("write", Ask(text="Write it down."))
-            await bus.publish("break", Ask(text="Break."))
+            await bus.publish("write", UsageAsk(text="Write it down."))
+            await bus.publish("break", UsageAsk(text="Break."))
             await bus.drain()
             async with log.reader() as reader:
                 calls = await handling_calls(reader.journal, "planner", plan.id)
                 tally = UsageTally()
                 assert await tally.update(reader) == 3
                 assert await tally.update(reader) == 0  # nothing new: nothing read again
-                await bus.publish("write", Ask(text="Again."))
+                await bus.publish("write", UsageAsk(text="Again."))
                 await bus.drain()
                 assert await tally.update(reader) == 1  # only what came since
                 costs = bus.costs()

@@ -59,6 +59,7 @@ MODEL = "gpt-test"
 SECRET = "sk-viewer-secret-0123456789"
 
 
+# Tags are unique in a process: these must not be taken by another test module.
 class Plan(ab.Message):
     destination: str
     notes: list[str]
@@ -68,7 +69,7 @@ class Book(ab.Message):
     hotel: str
 
 
-class Note(ab.Message):
+class Note(ab.Message, tag="Summary"):
     text: str
 
 

@@ -19,22 +19,22 @@ from actorbus.testing import NatsServer
 pytestmark = [pytest.mark.timeout(120), pytest.mark.parametrize("anyio_backend", ["asyncio"])]
 
 
-class Ask(ab.Message):
+class JsQuestion(ab.Message):
     text: str
 
 
 class Answerer(ab.Actor):
     subscribe = ("questions",)
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
-        await ctx.publish("answers", Ask(text=f"re: {msg.text}"))
+    async def on_ask(self, msg: JsQuestion, ctx: ab.Context) -> None:
+        await ctx.publish("answers", JsQuestion(text=f"re: {msg.text}"))
 
 
 class Refuser(ab.Actor):
     subscribe = ("questions",)
     max_retries = 0
 
-    async def on_ask(self, msg: Ask, ctx: ab.Context) -> None:
+    async def on_ask(self, msg: JsQuestion, ctx: ab.Context) -> None:
         raise ValueError("no")
 
 
@@ -47,7 +47,7 @@ async def test_the_viewer_reads_a_stream_as_it_reads_a_file(nats_server: NatsSer
     async with ab.Bus(log=log()) as bus:
         await bus.spawn(Answerer, name="answerer")
         await bus.spawn(Refuser, name="refuser")
-        first = await bus.publish("questions", Ask(text="why?"))
+        first = await bus.publish("questions", JsQuestion(text="why?"))
         await bus.drain()
     viewer = Viewer(log().reader, shown=name)
     transport = httpx.ASGITransport(app=viewer_app(viewer))
@@ -60,9 +60,11 @@ async def test_the_viewer_reads_a_stream_as_it_reads_a_file(nats_server: NatsSer
         actors = (await http.get("/api/actors")).json()
     await viewer.aclose()
     assert summary["count"] == 3
-    assert [r["topic"] for r in records] == ["questions", "answers", "_dead.refuser"]
+    topics = [r["topic"] for r in records]  # the two actors answer in either order
+    assert topics[0] == "questions"
+    assert sorted(topics[1:]) == ["_dead.refuser", "answers"]
     assert [r["sender"] for r in answers["records"]] == ["answerer"]
-    assert [n["topic"] for n in tree["nodes"]] == ["questions", "answers", "_dead.refuser"]
+    assert [n["topic"] for n in tree["nodes"]] == topics  # children in seq order
     [letter] = dead["letters"]
     assert (letter["actor"], letter["error_type"]) == ("refuser", "ValueError")
     assert letter["error"] == "no"
