@@ -20,6 +20,8 @@ const state = {
   treeFor: null,
   actorsShown: false,
   actorsBusy: false,
+  appending: false,  // appendNew is under way
+  appendAgain: false,
 };
 
 // -- small helpers ------------------------------------------------------------------
@@ -180,6 +182,21 @@ async function loadPage(where) {
 
 async function appendNew() {
   // Called when the log grew: new matching records go at the end of the newest page.
+  // One at a time: a call while one is under way makes it look once more after.
+  if (state.appending) { state.appendAgain = true; return; }
+  state.appending = true;
+  try {
+    await appendOnce();
+  } finally {
+    state.appending = false;
+  }
+  if (state.appendAgain) {
+    state.appendAgain = false;
+    appendNew();
+  }
+}
+
+async function appendOnce() {
   if (!state.atNewest || !document.getElementById("follow").checked) return;
   const after = state.rows.length ? state.rows[state.rows.length - 1].seq : 0;
   try {
