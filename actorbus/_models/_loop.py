@@ -185,9 +185,8 @@ class Call:
             ModelError: a turn failed (see `Models.complete`).
         """
         chat = list(self._chat)
-        bounds, output = self._bounds, self._output
-        rounds = errors = invalid = sent = 0  # sent: messages of chat already sent
-        repeats: Counter[tuple[str, str]] = Counter()
+        tally = _Tally()
+        sent = 0  # the messages of chat already sent: each turn records what it adds
         while True:
             k = len(self._turns)
             answer: Completion[None] | None = None
@@ -202,40 +201,52 @@ class Call:
             self._turns.append(answer)
             self._runs.append([])
             if answer.tool_calls and self._tools:
-                rounds += 1
-                chat.append(assistant(answer.text, answer.tool_calls))
-                if rounds > bounds.max_tool_rounds:
-                    self._stop(chat, "max_tool_rounds", f"the model asked for tools {rounds} times")
-                for call in answer.tool_calls:
-                    repeats[call.name, _canonical(call.arguments)] += 1
-                    if repeats[call.name, _canonical(call.arguments)] > bounds.max_repeats:
-                        self._stop(
-                            chat, "max_repeats",
-                            f"{call.name} was called with the same arguments "
-                            f"{bounds.max_repeats + 1} times (they are in the transcript)",
-                        )  # fmt: skip
-                runs = await self._run_tools(k, answer.tool_calls)
-                self._runs[-1] = runs
-                chat += [tool_result(run.call_id, run.result) for run in runs]
-                errors += sum(run.error for run in runs)
-                if errors > bounds.max_tool_errors:
-                    self._stop(chat, "max_tool_errors", f"{errors} tool calls gave errors")
-                continue
-            if output is None:
-                self.completion = self._whole(None)
+                await self._tool_round(k, answer.tool_calls, answer.text, chat, tally)
+            elif self._finished(answer, chat, tally):
                 return
-            try:
-                value = output.decode(answer.text)
-            except msgspec.DecodeError as exc:
-                invalid += 1
-                if invalid > bounds.output_retries:
-                    raise OutputValidationError(
-                        self._model, _cut(answer.text, ERROR_CHARS), str(exc), invalid
-                    ) from None
-                chat += [assistant(answer.text), user(output.feedback(str(exc)))]
-                continue
-            self.completion = self._whole(value)
-            return
+
+    async def _tool_round(
+        self, k: int, calls: list[ToolCall], text: str, chat: list[ChatMessage], tally: _Tally
+    ) -> None:
+        """Run turn ``k``'s tool calls within the bounds; add them and their results to ``chat``."""
+        bounds = self._bounds
+        tally.rounds += 1
+        chat.append(assistant(text, calls))
+        if tally.rounds > bounds.max_tool_rounds:
+            self._stop(chat, "max_tool_rounds", f"the model asked for tools {tally.rounds} times")
+        for call in calls:
+            key = call.name, _canonical(call.arguments)
+            tally.repeats[key] += 1
+            if tally.repeats[key] > bounds.max_repeats:
+                self._stop(
+                    chat, "max_repeats",
+                    f"{call.name} was called with the same arguments "
+                    f"{bounds.max_repeats + 1} times (they are in the transcript)",
+                )  # fmt: skip
+        runs = self._runs[-1] = await self._run_tools(k, calls)
+        chat += [tool_result(run.call_id, run.result) for run in runs]
+        tally.errors += sum(run.error for run in runs)
+        if tally.errors > bounds.max_tool_errors:
+            self._stop(chat, "max_tool_errors", f"{tally.errors} tool calls gave errors")
+
+    def _finished(self, answer: Completion[None], chat: list[ChatMessage], tally: _Tally) -> bool:
+        """Set `completion` from a final ``answer``, or ask for its output again (False)."""
+        output = self._output
+        if output is None:
+            self.completion = self._whole(None)
+            return True
+        try:
+            value = output.decode(answer.text)
+        except msgspec.DecodeError as exc:
+            tally.invalid += 1
+            if tally.invalid > self._bounds.output_retries:
+                raise OutputValidationError(
+                    self._model, _cut(answer.text, ERROR_CHARS), str(exc), tally.invalid
+                ) from None
+            chat += [assistant(answer.text), user(output.feedback(str(exc)))]
+            return False
+        self.completion = self._whole(value)
+        return True
 
     async def _one_turn(self, k: int, chat: list[ChatMessage], new: list[ChatMessage]) -> Turn:
         """Yield turn ``k``'s deltas and completion: replayed if journaled, else asked for.
@@ -374,6 +385,19 @@ class Call:
             journaled=all(t.journaled for t in turns), output=value,
             tools=[run for r in runs for run in r], turns=each,
         )  # fmt: skip
+
+
+@final
+class _Tally:
+    """What a call has used of its bounds so far."""
+
+    __slots__ = ("errors", "invalid", "repeats", "rounds")
+
+    def __init__(self) -> None:
+        self.rounds = 0  # turns that called tools
+        self.errors = 0  # error results
+        self.invalid = 0  # answers whose output did not validate
+        self.repeats: Counter[tuple[str, str]] = Counter()  # (tool, arguments) -> calls
 
 
 def _report(scope: ChatScope, completion: Completion[Any]) -> None:
