@@ -48,6 +48,18 @@ def models_for(server: FakeOpenAI, **provider: object) -> ab.Models:
     return ab.Models(ab.ModelsConfig(providers=[ab.Provider(**settings)]))  # type: ignore[arg-type]
 
 
+def stamped_models_for(server: FakeOpenAI, **provider: object) -> tuple[ab.Models, _Stamped]:
+    """Models for ``server`` whose requests are stamped as the limiter lets each go.
+
+    The transport is called in the event loop right after the limits are taken, so
+    its stamps say what the limiter did; the server, a thread of this process that a
+    loaded machine may starve, stamps when it happens to read a request.
+    """
+    sent = _Stamped(httpx.AsyncHTTPTransport())
+    models = models_for(server, **provider)
+    return ab.Models(models.config, transports={"fake": sent}), sent
+
+
 class TestTheArticlesFailures:
     async def test_401_a_wrong_key_is_one_request_and_a_clear_error(
         self, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
@@ -164,15 +176,7 @@ class TestSharedLimits:
         self, server: FakeOpenAI
     ) -> None:
         rate = 25.0  # per second: the bucket holds one second's worth, 25 requests
-        # Stamped where the limiter lets each request go (the transport is called in
-        # the event loop right after), not where the server, a thread of this process
-        # that a loaded machine may starve, happens to read it.
-        sent = _Stamped(httpx.AsyncHTTPTransport())
-        provider = ab.Provider(
-            name="fake", base_url=server.base_url, api_key_env=KEY_ENV, retry_base=0.01,
-            retry_cap=0.05, requests_per_minute=rate * 60,
-        )  # fmt: skip
-        models = ab.Models(ab.ModelsConfig(providers=[provider]), transports={"fake": sent})
+        models, sent = stamped_models_for(server, requests_per_minute=rate * 60)
         async with ab.Bus(models=models) as bus:
             for i in range(100):
                 await bus.spawn(Caller, name=f"caller-{i}")
@@ -203,7 +207,7 @@ class TestSharedLimits:
         # and really uses 100 (as the server reports): the 2 short are taken after.
         server.reply_with(lambda body: Reply(text="x", prompt_tokens=10, completion_tokens=90))
         per_second = 2500.0  # 25 calls/s; the bucket holds one second's worth
-        models = models_for(server, tokens_per_minute=per_second * 60)
+        models, sent = stamped_models_for(server, tokens_per_minute=per_second * 60)
         async with ab.Bus(models=models) as bus:
             for i in range(100):
                 await bus.spawn(Caller96, name=f"caller-{i}")
@@ -211,8 +215,9 @@ class TestSharedLimits:
                 await bus.publish(f"calls.caller-{i}", ab.Request(action="a", content="x"))
             await bus.drain()
             assert bus.costs().total.prompt_tokens == 100 * 10
-        times = sorted(r.time for r in server.requests)
-        jitter = 0.2  # as above: arrivals, not sends, are stamped
+        assert server.request_count == 100
+        times = sorted(sent.times)
+        jitter = 0.05  # as above: stamped as the limiter lets each request go
         for i in range(len(times)):
             for j in range(i + 1, len(times)):
                 tokens = (j - i + 1) * 100
